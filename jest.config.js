@@ -1,9 +1,16 @@
 /** Unit specs live beside the code (*.spec.ts); integration and end-to-end tests in test/. */
+const swc = ["@swc/jest", { jsc: { target: "es2022", parser: { syntax: "typescript" } }, module: { type: "commonjs" } }];
+
 module.exports = {
   testEnvironment: "node",
   roots: ["<rootDir>/chain", "<rootDir>/client", "<rootDir>/test"],
   testMatch: ["**/*.spec.ts", "**/*.test.ts"],
-  transform: { "^.+\\.ts$": ["@swc/jest", { jsc: { target: "es2022", parser: { syntax: "typescript" } } }] },
+  transform: {
+    "^.+\\.ts$": swc,
+    // @noble/* and @scure/* (used by CosmJS) ship ES modules only; jest's CommonJS runtime needs them compiled.
+    "^.+/node_modules/(@noble|@scure)/.+\\.js$": swc,
+  },
+  transformIgnorePatterns: ["/node_modules/(?!.*/?(@noble|@scure)/)"],
   moduleFileExtensions: ["ts", "js", "json"],
   testTimeout: 60000,
 };

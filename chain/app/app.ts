@@ -1,0 +1,389 @@
+/**
+ * BackstopApp: the ABCI 2.0 application.
+ *
+ * State lives in a CommitStore (LMDB on disk). A block executes on `deliverState`, a
+ * branch over the committed store; every transaction runs on its own branch of it
+ * (the ante handler's branch, and the messages' branch inside it), written through on
+ * success and dropped on failure. FinalizeBlock ends by staging the block's changes in
+ * the Merkle trie, which yields the app hash; Commit writes state, trie, height and
+ * app hash in one transaction. CheckTx runs on `checkState`, a separate branch reset at
+ * every Commit, so the mempool's view never leaks into consensus state.
+ */
+import { TxMsgData } from "cosmjs-types/cosmos/base/abci/v1beta1/abci";
+import { SimulateRequest, SimulateResponse } from "cosmjs-types/cosmos/tx/v1beta1/service";
+import { Any } from "cosmjs-types/google/protobuf/any";
+import type { Event } from "cosmjs-types/tendermint/abci/types";
+import {
+  AbciApplication,
+  CheckTxType,
+  RequestCheckTx,
+  RequestFinalizeBlock,
+  RequestInfo,
+  RequestInitChain,
+  RequestPrepareProposal,
+  RequestProcessProposal,
+  RequestQuery,
+  ResponseCheckTx,
+  ResponseCommit,
+  ResponseFinalizeBlock,
+  ResponseInfo,
+  ResponseInitChain,
+  ResponsePrepareProposal,
+  ResponseProcessProposal,
+  ResponseProcessProposal_ProposalStatus,
+  ResponseQuery,
+  ExecTxResult,
+} from "./abci";
+import { CacheKV } from "../store/cache";
+import { CommitStore, openLmdbStore, openMemoryStore } from "../store/commit";
+import { KVReader, KVStore } from "../store/types";
+import { PrefixKV } from "../store/prefix";
+import { Context, ExecMode } from "./context";
+import { EventManager } from "./events";
+import { GasKV, GasMeter } from "./gas";
+import { AppError, ErrInvalidHeight, ErrInvalidRequest, ErrOutOfGas, ErrUnknownRequest, RegisteredError, toAbciError } from "./errors";
+import { GasPrice, parseGasPrices } from "./coins";
+import { ante, decodeTx, DecodedTx } from "./tx";
+import { buildModules, AppModules } from "./modules";
+import { mkdirSync } from "node:fs";
+
+export const APP_NAME = "backstop";
+export const APP_VERSION = "0.1.0";
+/** The protocol version reported in Info (bumped on any consensus-breaking change). */
+export const APP_PROTOCOL_VERSION = 1n;
+
+/** Application metadata under prefix 0x00 (the modules use 0x01…). */
+const META_PREFIX = Uint8Array.of(0x00);
+const CHAIN_ID_KEY = Buffer.from("chain_id");
+const CONSENSUS_KEY = Buffer.from("consensus_params");
+
+export interface AppOptions {
+  /** Directory of the application's database; omit for an in-memory app (tests). */
+  readonly dataDir?: string;
+  /** The node's minimum gas prices for CheckTx, e.g. "0.0025uusdc,0.0025ustake". */
+  readonly minGasPrices?: string;
+  /** The largest transaction accepted, in bytes. */
+  readonly maxTxBytes?: number;
+}
+
+interface ConsensusLimits {
+  maxBlockBytes: number;
+  /** −1: no limit. */
+  maxBlockGas: bigint;
+}
+
+interface TxOutcome {
+  code: number;
+  codespace: string;
+  log: string;
+  data: Uint8Array;
+  gasWanted: bigint;
+  gasUsed: bigint;
+  events: Event[];
+}
+
+export const DEFAULT_MIN_GAS_PRICES = "0.0025uusdc,0.0025ustake";
+
+export class BackstopApp implements AbciApplication {
+  readonly modules: AppModules;
+  private readonly minGasPrices: GasPrice[];
+  private readonly maxTxBytes: number;
+  private checkState: CacheKV;
+  private deliverState: CacheKV | null = null;
+  /** Height and app hash of the block finalized but not yet committed. */
+  private pending: { height: bigint; appHash: Buffer } | null = null;
+  private chainIdCache: string | null = null;
+  private lastBlockTime = 0n;
+
+  private constructor(
+    private readonly store: CommitStore,
+    opts: AppOptions,
+  ) {
+    this.modules = buildModules();
+    this.minGasPrices = parseGasPrices(opts.minGasPrices ?? DEFAULT_MIN_GAS_PRICES);
+    this.maxTxBytes = opts.maxTxBytes ?? 1024 * 1024;
+    this.checkState = new CacheKV(store);
+  }
+
+  static open(opts: AppOptions = {}): BackstopApp {
+    if (!opts.dataDir) return new BackstopApp(openMemoryStore(), opts);
+    mkdirSync(opts.dataDir, { recursive: true });
+    return new BackstopApp(openLmdbStore(opts.dataDir), opts);
+  }
+
+  close(): void {
+    this.store.close();
+  }
+
+  // ---------------------------------------------------------------------------
+  // Contexts
+
+  private meta(store: KVStore): PrefixKV {
+    return new PrefixKV(store, META_PREFIX);
+  }
+
+  private readMeta(store: KVReader, key: Buffer): Uint8Array | undefined {
+    return store.get(Buffer.concat([META_PREFIX, key]));
+  }
+
+  get chainId(): string {
+    if (this.chainIdCache === null) {
+      const raw = this.readMeta(this.store, CHAIN_ID_KEY);
+      this.chainIdCache = raw ? Buffer.from(raw).toString() : "";
+    }
+    return this.chainIdCache;
+  }
+
+  private consensus(store: KVReader): ConsensusLimits {
+    const raw = this.readMeta(store, CONSENSUS_KEY);
+    if (!raw) return { maxBlockBytes: 22020096, maxBlockGas: -1n };
+    const j = JSON.parse(Buffer.from(raw).toString());
+    return { maxBlockBytes: Number(j.max_bytes), maxBlockGas: BigInt(j.max_gas) };
+  }
+
+  private makeContext(store: KVStore, mode: ExecMode, height: bigint, time: bigint, gas: GasMeter, events = new EventManager()): Context {
+    return { store: new GasKV(store, gas), height, time, chainId: this.chainId, events, gas, mode };
+  }
+
+  /** A read-only context over the committed state (changes go to a discarded branch). */
+  queryContext(): Context {
+    const { height } = this.store.lastCommit();
+    return this.makeContext(new CacheKV(this.store), "query", height, this.lastBlockTime, GasMeter.infinite());
+  }
+
+  // ---------------------------------------------------------------------------
+  // ABCI: info and genesis
+
+  info(_req: RequestInfo): ResponseInfo {
+    const { height, appHash } = this.store.lastCommit();
+    return {
+      data: APP_NAME,
+      version: APP_VERSION,
+      appVersion: APP_PROTOCOL_VERSION,
+      lastBlockHeight: height,
+      lastBlockAppHash: height === 0n ? new Uint8Array() : appHash,
+    };
+  }
+
+  initChain(req: RequestInitChain): ResponseInitChain {
+    if (this.store.lastCommit().height !== 0n) throw new Error("InitChain on a chain that has already committed blocks");
+    if (!req.chainId) throw ErrInvalidRequest.wrap("chain id is empty");
+    this.deliverState = new CacheKV(this.store);
+    const meta = this.meta(this.deliverState);
+    meta.set(CHAIN_ID_KEY, Buffer.from(req.chainId));
+    this.chainIdCache = req.chainId;
+    const block = req.consensusParams?.block;
+    meta.set(
+      CONSENSUS_KEY,
+      Buffer.from(JSON.stringify({ max_bytes: String(block?.maxBytes ?? 22020096n), max_gas: String(block?.maxGas ?? -1n) })),
+    );
+
+    const text = Buffer.from(req.appStateBytes).toString().trim();
+    const appState: Record<string, unknown> = text ? JSON.parse(text) : {};
+    const time = req.time?.seconds ?? 0n;
+    const height = req.initialHeight > 0n ? req.initialHeight : 1n;
+    const ctx = this.makeContext(this.deliverState, "genesis", height, time, GasMeter.infinite());
+    for (const m of this.modules.manager.modules) {
+      m.initGenesis(ctx, appState[m.name] ?? m.defaultGenesis());
+    }
+    this.lastBlockTime = time;
+    const appHash = this.store.stage(this.deliverState.changes());
+    return { consensusParams: undefined, validators: req.validators, appHash };
+  }
+
+  /** The application state as genesis JSON (`app_state`), from the committed state. */
+  exportGenesis(): Record<string, unknown> {
+    const ctx = this.queryContext();
+    const out: Record<string, unknown> = {};
+    for (const m of this.modules.manager.modules) out[m.name] = m.exportGenesis(ctx);
+    return out;
+  }
+
+  // ---------------------------------------------------------------------------
+  // ABCI: mempool
+
+  checkTx(req: RequestCheckTx): ResponseCheckTx {
+    const mode: ExecMode = req.type === CheckTxType.RECHECK ? "recheck" : "check";
+    const { height } = this.store.lastCommit();
+    const r = this.runTx(mode, req.tx, this.checkState, height + 1n, this.lastBlockTime);
+    return {
+      code: r.code,
+      data: r.data,
+      log: r.log,
+      info: "",
+      gasWanted: r.gasWanted,
+      gasUsed: r.gasUsed,
+      events: r.events,
+      codespace: r.codespace,
+    };
+  }
+
+  // ---------------------------------------------------------------------------
+  // ABCI: consensus
+
+  prepareProposal(req: RequestPrepareProposal): ResponsePrepareProposal {
+    const txs: Uint8Array[] = [];
+    let bytes = 0;
+    for (const tx of req.txs) {
+      if (bytes + tx.length > Number(req.maxTxBytes)) break;
+      bytes += tx.length;
+      txs.push(tx);
+    }
+    return { txs };
+  }
+
+  processProposal(req: RequestProcessProposal): ResponseProcessProposal {
+    const { maxBlockBytes } = this.consensus(this.store);
+    let bytes = 0;
+    for (const tx of req.txs) bytes += tx.length;
+    const ok = maxBlockBytes <= 0 || bytes <= maxBlockBytes;
+    return { status: ok ? ResponseProcessProposal_ProposalStatus.ACCEPT : ResponseProcessProposal_ProposalStatus.REJECT };
+  }
+
+  finalizeBlock(req: RequestFinalizeBlock): ResponseFinalizeBlock {
+    const expected = this.store.lastCommit().height + 1n;
+    if (this.store.lastCommit().height !== 0n && req.height !== expected) {
+      throw new Error(`FinalizeBlock at height ${req.height}, expected ${expected}`);
+    }
+    if (!this.deliverState) this.deliverState = new CacheKV(this.store);
+    const time = req.time?.seconds ?? this.lastBlockTime;
+    const { maxBlockGas } = this.consensus(this.deliverState);
+
+    const txResults: ExecTxResult[] = [];
+    let blockGas = 0n;
+    for (const tx of req.txs) {
+      const r = this.runTx("deliver", tx, this.deliverState, req.height, time, maxBlockGas >= 0n ? maxBlockGas - blockGas : -1n);
+      blockGas += r.gasUsed;
+      txResults.push({
+        code: r.code,
+        data: r.data,
+        log: r.log,
+        info: "",
+        gasWanted: r.gasWanted,
+        gasUsed: r.gasUsed,
+        events: r.events,
+        codespace: r.codespace,
+      });
+    }
+
+    // End-block hooks, in module order, on the block's state.
+    const events = new EventManager();
+    const ctx = this.makeContext(this.deliverState, "endblock", req.height, time, GasMeter.infinite(), events);
+    for (const m of this.modules.manager.modules) m.endBlock?.(ctx);
+
+    const appHash = this.store.stage(this.deliverState.changes());
+    this.pending = { height: req.height, appHash };
+    this.lastBlockTime = time;
+    return { events: events.events(), txResults, validatorUpdates: [], consensusParamUpdates: undefined, appHash };
+  }
+
+  commit(): ResponseCommit {
+    if (!this.pending) throw new Error("Commit without FinalizeBlock");
+    this.store.commit(this.pending.height, this.pending.appHash);
+    this.pending = null;
+    this.deliverState = null;
+    this.checkState = new CacheKV(this.store);
+    return { retainHeight: 0n };
+  }
+
+  // ---------------------------------------------------------------------------
+  // ABCI: queries
+
+  query(req: RequestQuery): ResponseQuery {
+    const { height } = this.store.lastCommit();
+    const fail = (err: unknown): ResponseQuery => {
+      const e = toAbciError(err);
+      return { code: e.code, log: e.log, info: "", index: 0n, key: new Uint8Array(), value: new Uint8Array(), proofOps: undefined, height, codespace: e.codespace };
+    };
+    try {
+      if (req.height !== 0n && req.height !== height) {
+        throw ErrInvalidHeight.wrap(`state at height ${req.height} is not available; latest is ${height}`);
+      }
+      let value: Uint8Array;
+      if (req.path === "/cosmos.tx.v1beta1.Service/Simulate") {
+        value = this.simulate(req.data);
+      } else {
+        const route = this.modules.manager.query(req.path);
+        if (!route) throw ErrUnknownRequest.wrap(`unknown query path ${req.path}`);
+        value = route.handle(this.queryContext(), req.data);
+      }
+      return { code: 0, log: "", info: "", index: 0n, key: new Uint8Array(), value, proofOps: undefined, height, codespace: "" };
+    } catch (err) {
+      return fail(err);
+    }
+  }
+
+  private simulate(data: Uint8Array): Uint8Array {
+    const req = SimulateRequest.decode(data);
+    const { height } = this.store.lastCommit();
+    const r = this.runTx("simulate", req.txBytes, new CacheKV(this.checkState), height + 1n, this.lastBlockTime);
+    if (r.code !== 0) throw new AppError(new RegisteredError(r.codespace, r.code, ""), r.log);
+    const msgData = TxMsgData.decode(r.data);
+    return SimulateResponse.encode({
+      gasInfo: { gasWanted: r.gasWanted, gasUsed: r.gasUsed },
+      result: { data: new Uint8Array(), log: "", events: r.events, msgResponses: msgData.msgResponses },
+    }).finish();
+  }
+
+  // ---------------------------------------------------------------------------
+  // Transaction execution
+
+  /**
+   * Runs one transaction on a branch of `parent`. The ante handler's writes (sequence,
+   * fee) survive a failure of the messages in deliver mode, as in the Cosmos SDK; at
+   * CheckTx only the ante handler runs, with each Msg's stateful `check`.
+   */
+  private runTx(mode: ExecMode, bytes: Uint8Array, parent: KVStore, height: bigint, time: bigint, blockGasLeft = -1n): TxOutcome {
+    const events = new EventManager();
+    let gas = new GasMeter(0n);
+    let tx: DecodedTx | undefined;
+    const outcome = (err: unknown, data: Uint8Array = new Uint8Array(), evs: Event[] = []): TxOutcome => {
+      const e = err === null ? { code: 0, codespace: "", log: "" } : toAbciError(err);
+      return { ...e, data, gasWanted: tx?.gasLimit ?? 0n, gasUsed: gas.consumed, events: evs };
+    };
+    try {
+      tx = decodeTx(bytes, this.modules.manager, this.maxTxBytes);
+      if (blockGasLeft >= 0n && tx.gasLimit > blockGasLeft) {
+        throw ErrOutOfGas.wrap(`out of gas in location: block gas meter; block gas left ${blockGasLeft}, tx wants ${tx.gasLimit}`);
+      }
+      gas = mode === "simulate" ? GasMeter.infinite() : new GasMeter(tx.gasLimit);
+      const anteState = new CacheKV(parent);
+      const anteCtx = this.makeContext(anteState, mode, height, time, gas, events);
+      ante(anteCtx, tx, this.modules.auth, this.modules.bank, { simulate: mode === "simulate", minGasPrices: this.minGasPrices });
+
+      if (mode === "check" || mode === "recheck") {
+        const probe = this.makeContext(new CacheKV(anteState), mode, height, time, gas, new EventManager());
+        for (const m of tx.msgs) m.def.check?.(probe, m.msg);
+        anteState.write();
+        return outcome(null, new Uint8Array(), events.events());
+      }
+
+      const anteEvents = events.length;
+      const msgState = new CacheKV(anteState);
+      const msgCtx = this.makeContext(msgState, mode, height, time, gas, events);
+      const responses: Any[] = [];
+      try {
+        tx.msgs.forEach((m, i) => {
+          const module = m.typeUrl.split(".")[1] ?? "";
+          events.emit("message", [
+            ["action", m.typeUrl],
+            ["sender", m.signer],
+            ["module", module],
+            ["msg_index", String(i)],
+          ]);
+          responses.push(Any.fromPartial({ typeUrl: `${m.typeUrl}Response`, value: m.def.handle(msgCtx, m.msg) }));
+        });
+      } catch (err) {
+        events.truncate(anteEvents);
+        anteState.write();
+        return outcome(err, new Uint8Array(), events.events());
+      }
+      msgState.write();
+      anteState.write();
+      const data = TxMsgData.encode({ data: [], msgResponses: responses }).finish();
+      return outcome(null, data, events.events());
+    } catch (err) {
+      return outcome(err);
+    }
+  }
+}

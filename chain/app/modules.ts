@@ -1,0 +1,27 @@
+/**
+ * The application's modules, wired together: keepers are built here and passed to
+ * one another through the narrow interfaces each module declares. The order of the
+ * list is the order of genesis and of the end-block hooks.
+ */
+import { ModuleManager } from "./module";
+import { AuthKeeper } from "../x/auth/keeper";
+import { AuthModule } from "../x/auth/module";
+import { BankKeeper } from "../x/bank/keeper";
+import { BankModule } from "../x/bank/module";
+import { FEE_COLLECTOR } from "./tx";
+
+/** Accounts owned by modules: they hold coins, cannot sign, and cannot receive MsgSend. */
+export const MODULE_ACCOUNTS = [FEE_COLLECTOR, "margin", "clearing", "insurance"] as const;
+
+export interface AppModules {
+  readonly auth: AuthKeeper;
+  readonly bank: BankKeeper;
+  readonly manager: ModuleManager;
+}
+
+export function buildModules(): AppModules {
+  const auth = new AuthKeeper();
+  const bank = new BankKeeper(auth, MODULE_ACCOUNTS);
+  const manager = new ModuleManager([new AuthModule(auth), new BankModule(bank)]);
+  return { auth, bank, manager };
+}

@@ -1,0 +1,68 @@
+/**
+ * secp256k1 signatures and Cosmos addresses.
+ *
+ * Verification goes through the native libsecp256k1 binding (`secp256k1` on npm);
+ * signatures must be 64-byte compact (r ‖ s) with low S, as the Cosmos SDK requires
+ * (a high-S signature is a malleated copy and is refused outright).
+ */
+import secp256k1 from "secp256k1";
+import { fromBech32, toBech32 } from "@cosmjs/encoding";
+import { ripemd160 } from "@noble/hashes/ripemd160";
+import { createHash } from "node:crypto";
+
+export const BECH32_PREFIX = "backstop";
+
+/** secp256k1 group order n, and n/2 (the largest low S). */
+const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+const HALF_N = N >> 1n;
+
+export function sha256(data: Uint8Array): Buffer {
+  return createHash("sha256").update(data).digest();
+}
+
+export function isLowS(signature: Uint8Array): boolean {
+  if (signature.length !== 64) return false;
+  const s = BigInt("0x" + Buffer.from(signature.subarray(32, 64)).toString("hex"));
+  return s > 0n && s <= HALF_N;
+}
+
+/** Verifies a compact signature over sha256(message) with a compressed public key. */
+export function verifySecp256k1(signature: Uint8Array, message: Uint8Array, pubkey: Uint8Array): boolean {
+  if (signature.length !== 64 || pubkey.length !== 33) return false;
+  try {
+    return secp256k1.ecdsaVerify(signature, sha256(message), pubkey);
+  } catch {
+    return false; // malformed public key or signature
+  }
+}
+
+/** Cosmos account address of a compressed secp256k1 public key: ripemd160(sha256(pubkey)). */
+export function pubkeyToAddressBytes(pubkey: Uint8Array): Uint8Array {
+  return ripemd160(sha256(pubkey));
+}
+
+/** Module account address: the first 20 bytes of sha256(module name) (Cosmos `address.Module`). */
+export function moduleAddress(name: string): string {
+  return toBech32(BECH32_PREFIX, sha256(Buffer.from(name)).subarray(0, 20));
+}
+
+export function toAddress(bytes: Uint8Array): string {
+  return toBech32(BECH32_PREFIX, bytes);
+}
+
+/** Decodes a bech32 address with our prefix and 20 or 32 data bytes; throws on anything else. */
+export function addressBytes(address: string): Uint8Array {
+  const { prefix, data } = fromBech32(address);
+  if (prefix !== BECH32_PREFIX) throw new Error(`invalid address prefix ${prefix}, expected ${BECH32_PREFIX}`);
+  if (data.length !== 20 && data.length !== 32) throw new Error(`invalid address length ${data.length}`);
+  return data;
+}
+
+export function isValidAddress(address: string): boolean {
+  try {
+    addressBytes(address);
+    return true;
+  } catch {
+    return false;
+  }
+}
