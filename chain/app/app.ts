@@ -56,6 +56,7 @@ export const APP_PROTOCOL_VERSION = 1n;
 const META_PREFIX = Uint8Array.of(0x00);
 const CHAIN_ID_KEY = Buffer.from("chain_id");
 const CONSENSUS_KEY = Buffer.from("consensus_params");
+const BLOCK_TIME_KEY = Buffer.from("block_time");
 
 export interface AppOptions {
   /** Directory of the application's database; omit for an in-memory app (tests). */
@@ -103,6 +104,8 @@ export class BackstopApp implements AbciApplication {
     this.minGasPrices = parseGasPrices(opts.minGasPrices ?? DEFAULT_MIN_GAS_PRICES);
     this.maxTxBytes = opts.maxTxBytes ?? 1024 * 1024;
     this.checkState = new CacheKV(store);
+    const t = this.readMeta(store, BLOCK_TIME_KEY);
+    this.lastBlockTime = t ? Buffer.from(t).readBigInt64BE(0) : 0n;
   }
 
   static open(opts: AppOptions = {}): BackstopApp {
@@ -271,6 +274,9 @@ export class BackstopApp implements AbciApplication {
     const ctx = this.makeContext(this.deliverState, "endblock", req.height, time, GasMeter.infinite(), events);
     for (const m of this.modules.manager.modules) m.endBlock?.(ctx);
 
+    const t = Buffer.alloc(8);
+    t.writeBigInt64BE(time);
+    this.meta(this.deliverState).set(BLOCK_TIME_KEY, t);
     const appHash = this.store.stage(this.deliverState.changes());
     this.pending = { height: req.height, appHash };
     this.lastBlockTime = time;
