@@ -34,6 +34,7 @@ import {
   ResponseQuery,
   ExecTxResult,
 } from "./abci";
+import "./wire";
 import { CacheKV } from "../store/cache";
 import { CommitStore, openLmdbStore, openMemoryStore } from "../store/commit";
 import { KVReader, KVStore } from "../store/types";

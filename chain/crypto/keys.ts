@@ -51,7 +51,20 @@ export function toAddress(bytes: Uint8Array): string {
 }
 
 /** Decodes a bech32 address with our prefix and 20 or 32 data bytes; throws on anything else. */
+const decoded = new Map<string, Uint8Array>();
+
 export function addressBytes(address: string): Uint8Array {
+  // Decoding bech32 is pure and costly; remember recent results (bounded).
+  const hit = decoded.get(address);
+  if (hit) return hit;
+  const data = decodeAddress(address);
+  if (decoded.size >= 100_000) decoded.clear();
+  decoded.set(address, data);
+  return data;
+}
+
+function decodeAddress(address: string): Uint8Array {
+  if (typeof address !== "string" || address.length > 90) throw new Error("invalid address");
   const { prefix, data } = fromBech32(address);
   if (prefix !== BECH32_PREFIX) throw new Error(`invalid address prefix ${prefix}, expected ${BECH32_PREFIX}`);
   if (data.length !== 20 && data.length !== 32) throw new Error(`invalid address length ${data.length}`);
