@@ -349,7 +349,7 @@ export class BackstopApp implements AbciApplication {
       return { ...e, data, gasWanted: tx?.gasLimit ?? 0n, gasUsed: gas.consumed, events: evs };
     };
     try {
-      tx = decodeTx(bytes, this.modules.manager, this.maxTxBytes);
+      tx = decodeTx(bytes, this.modules.manager, this.maxTxBytes, mode === "simulate");
       if (blockGasLeft >= 0n && tx.gasLimit > blockGasLeft) {
         throw ErrOutOfGas.wrap(`out of gas in location: block gas meter; block gas left ${blockGasLeft}, tx wants ${tx.gasLimit}`);
       }

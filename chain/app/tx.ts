@@ -65,8 +65,11 @@ function decodeOrThrow<T>(what: string, f: () => T): T {
   }
 }
 
-/** Stateless decoding and validation. Throws a registered error. */
-export function decodeTx(bytes: Uint8Array, mm: ModuleManager, maxTxBytes: number): DecodedTx {
+/**
+ * Stateless decoding and validation. Throws a registered error. In simulation the gas
+ * limit may be 0 (CosmJS simulates with an empty fee) and signatures may be empty.
+ */
+export function decodeTx(bytes: Uint8Array, mm: ModuleManager, maxTxBytes: number, simulate = false): DecodedTx {
   if (bytes.length === 0) throw ErrTxDecode.wrap("empty transaction");
   if (bytes.length > maxTxBytes) throw ErrTxTooLarge.wrap(`tx of ${bytes.length} bytes exceeds ${maxTxBytes}`);
   const raw = decodeOrThrow("TxRaw", () => TxRaw.decode(bytes));
@@ -105,7 +108,7 @@ export function decodeTx(bytes: Uint8Array, mm: ModuleManager, maxTxBytes: numbe
 
   const fee = authInfo.fee;
   if (!fee) throw ErrInsufficientFee.wrap("missing fee");
-  if (fee.gasLimit <= 0n || fee.gasLimit > MAX_TX_GAS) throw ErrInvalidGasLimit.wrap(`gas limit ${fee.gasLimit} out of range (0, ${MAX_TX_GAS}]`);
+  if ((simulate ? fee.gasLimit < 0n : fee.gasLimit <= 0n) || fee.gasLimit > MAX_TX_GAS) throw ErrInvalidGasLimit.wrap(`gas limit ${fee.gasLimit} out of range (0, ${MAX_TX_GAS}]`);
   for (const c of fee.amount) {
     if (!FEE_DENOMS.includes(c.denom)) throw ErrInsufficientFee.wrap(`fee denom ${c.denom} is not accepted; use ${FEE_DENOMS.join(" or ")}`);
     if (coinAmount(c) <= 0n) throw ErrInsufficientFee.wrap("fee amounts must be positive");
@@ -165,7 +168,9 @@ export function ante(ctx: Context, tx: DecodedTx, auth: AuthKeeper, bank: BankKe
       throw ErrWrongSequence.wrap(`account sequence mismatch, expected ${acc.sequence}, got ${info.sequence}`);
     }
     const single = info.modeInfo?.single;
-    if (!single || single.mode !== SignMode.SIGN_MODE_DIRECT) throw ErrNotSupported.wrap("only SIGN_MODE_DIRECT single signatures are supported");
+    // CosmJS simulates with SIGN_MODE_UNSPECIFIED and an empty signature.
+    const modeOk = single !== undefined && (single.mode === SignMode.SIGN_MODE_DIRECT || (opts.simulate && single.mode === SignMode.SIGN_MODE_UNSPECIFIED));
+    if (!modeOk) throw ErrNotSupported.wrap("only SIGN_MODE_DIRECT single signatures are supported");
 
     ctx.gas.consume(GasCosts.sigVerifySecp256k1, "ante verify: secp256k1");
     if (!opts.simulate) {
@@ -194,6 +199,14 @@ export function ante(ctx: Context, tx: DecodedTx, auth: AuthKeeper, bank: BankKe
   // Fees go to the fee collector.
   const payer = fee.payer || tx.signers[0];
   for (const c of fee.amount) bank.sendToModule(ctx, payer, FEE_COLLECTOR, c.denom, BigInt(c.amount));
+  if (opts.simulate) {
+    // A simulated tx (CosmJS: empty fee and signatures) is charged what the signed tx
+    // will cost: the bytes of its signatures and, if it has no fee, one fee transfer
+    // (run on the simulation's throwaway branch), so that the estimate holds.
+    const missingSigBytes = tx.raw.signatures.reduce((n, s) => n + Math.max(0, 64 - s.length), 0);
+    ctx.gas.consume(GasCosts.txSizePerByte * BigInt(missingSigBytes + (fee.amount.length === 0 ? 16 : 0)), "txSize: simulated signatures and fee");
+    if (fee.amount.length === 0 && bank.getBalance(ctx, payer, FEE_DENOMS[0]) > 0n) bank.sendToModule(ctx, payer, FEE_COLLECTOR, FEE_DENOMS[0], 1n);
+  }
   ctx.events.emit("tx", [
     ["fee", fee.amount.map((c) => `${c.amount}${c.denom}`).join(",")],
     ["fee_payer", payer],

@@ -1,0 +1,359 @@
+/**
+ * The built-in single-validator engine: it produces a block every block time from the
+ * mempool and drives the application only through ABCI (PrepareProposal,
+ * ProcessProposal, FinalizeBlock, Commit), storing blocks, results and a tx index.
+ *
+ * Crash safety: a block is saved before it is executed, its results (and tx index) are
+ * saved before the application commits. On start, a handshake compares the
+ * application's last height (Info) with the store and replays the stored blocks the
+ * application has not committed, checking that it reaches the stored app hashes.
+ */
+import { createHash } from "node:crypto";
+import { EventEmitter } from "node:events";
+import { AbciApplication, CheckTxType, ExecTxResult, Event, ResponseFinalizeBlock, ResponseProcessProposal_ProposalStatus } from "../app/abci";
+import { BlockStore, JsonBlockId, JsonCommit, JsonEvent, JsonHeader, JsonTxResult, StoredBlock, StoredResults, StoredTx } from "./blockstore";
+import { Mempool, MempoolTx, txHash } from "./mempool";
+import { GenesisDoc, parseRfc3339, rfc3339, signEd25519, ValidatorKey } from "../node/home";
+import { Logger } from "./log";
+
+export interface EngineOptions {
+  readonly blockTimeMs: number;
+  readonly maxBlockBytes?: number;
+}
+
+export interface CheckResult {
+  code: number;
+  data: string | null;
+  log: string;
+  info: string;
+  gas_wanted: string;
+  gas_used: string;
+  events: JsonEvent[];
+  codespace: string;
+}
+
+export const sha256hex = (data: Uint8Array | string) => createHash("sha256").update(data).digest("hex").toUpperCase();
+
+export function jsonEvents(events: readonly Event[]): JsonEvent[] {
+  return events.map((e) => ({ type: e.type, attributes: e.attributes.map((a) => ({ key: a.key, value: a.value, index: a.index })) }));
+}
+
+export function jsonTxResult(r: ExecTxResult | { code: number; data: Uint8Array; log: string; info: string; gasWanted: bigint; gasUsed: bigint; events: Event[]; codespace: string }): JsonTxResult {
+  return {
+    code: r.code,
+    data: r.data && r.data.length ? Buffer.from(r.data).toString("base64") : null,
+    log: r.log,
+    info: r.info,
+    gas_wanted: r.gasWanted.toString(),
+    gas_used: r.gasUsed.toString(),
+    events: jsonEvents(r.events),
+    codespace: r.codespace,
+  };
+}
+
+const EMPTY_HASH = sha256hex("");
+
+/** Events emitted to subscribers: "block" (StoredBlock, StoredResults) and "tx" (StoredTx). */
+export class Engine extends EventEmitter {
+  readonly mempool = new Mempool();
+  private timer: NodeJS.Timeout | null = null;
+  private stopping = false;
+  private producing = false;
+  private lastAppHash = "";
+  private lastBlockTime = { seconds: 0n, nanos: 0 };
+  private txsTotal = 0;
+  private lastBlockMs = 0;
+
+  constructor(
+    readonly app: AbciApplication,
+    readonly store: BlockStore,
+    readonly genesis: GenesisDoc,
+    readonly validator: ValidatorKey,
+    readonly opts: EngineOptions,
+    readonly log: Logger,
+  ) {
+    super();
+    this.setMaxListeners(0);
+  }
+
+  get chainId(): string {
+    return this.genesis.chain_id;
+  }
+
+  height(): number {
+    return this.store.resultsHeight();
+  }
+
+  latestAppHash(): string {
+    return this.lastAppHash;
+  }
+
+  metrics() {
+    return { height: this.height(), txsTotal: this.txsTotal, mempoolSize: this.mempool.size, lastBlockMs: this.lastBlockMs };
+  }
+
+  // ---------------------------------------------------------------------------
+  // Handshake
+
+  /** Brings the application level with the block store (InitChain or replay). */
+  handshake(): void {
+    const info = this.app.info({ version: "0.38.17", blockVersion: 11n, p2pVersion: 8n, abciVersion: "2.0.0" });
+    let appHeight = Number(info.lastBlockHeight);
+    const storeHeight = this.store.height();
+    this.log.info("handshake", { app_height: appHeight, store_height: storeHeight, results_height: this.store.resultsHeight() });
+    if (appHeight > storeHeight) {
+      throw new Error(`the application is at height ${appHeight} but the block store only has ${storeHeight}: refusing to start (data directory mixed up?)`);
+    }
+    if (appHeight === 0) {
+      const t = parseRfc3339(this.genesis.genesis_time);
+      const res = this.app.initChain({
+        time: { seconds: t.seconds, nanos: t.nanos },
+        chainId: this.genesis.chain_id,
+        consensusParams: {
+          block: {
+            maxBytes: BigInt(this.genesis.consensus_params.block.max_bytes),
+            maxGas: BigInt(this.genesis.consensus_params.block.max_gas),
+          },
+          evidence: undefined,
+          validator: undefined,
+          version: undefined,
+          abci: undefined,
+        },
+        validators: [],
+        appStateBytes: Buffer.from(JSON.stringify(this.genesis.app_state ?? {})),
+        initialHeight: BigInt(this.genesis.initial_height || "1"),
+      });
+      this.lastAppHash = Buffer.from(res.appHash).toString("hex").toUpperCase();
+      this.lastBlockTime = t;
+    } else {
+      this.lastAppHash = Buffer.from(info.lastBlockAppHash).toString("hex").toUpperCase();
+      const b = this.store.block(appHeight)!;
+      this.lastBlockTime = { seconds: BigInt(b.time.seconds), nanos: b.time.nanos };
+    }
+    // Replay the stored blocks the application has not committed.
+    while (appHeight < storeHeight) {
+      const h = appHeight + 1;
+      const stored = this.store.block(h)!;
+      const res = this.finalize(stored);
+      const prior = this.store.blockResults(h);
+      const appHash = Buffer.from(res.appHash).toString("hex").toUpperCase();
+      if (prior && prior.app_hash !== appHash) {
+        throw new Error(`replay of block ${h} gave app hash ${appHash}, but ${prior.app_hash} was recorded: the application's state does not match its history`);
+      }
+      if (!prior) this.saveResults(stored, res);
+      this.app.commit();
+      this.lastAppHash = appHash;
+      this.lastBlockTime = { seconds: BigInt(stored.time.seconds), nanos: stored.time.nanos };
+      this.log.info("replayed block", { height: h, app_hash: appHash });
+      appHeight = h;
+    }
+    if (storeHeight > 0 && this.store.resultsHeight() < storeHeight) throw new Error("block store results are behind its blocks after replay");
+  }
+
+  // ---------------------------------------------------------------------------
+  // Mempool
+
+  /** CheckTx and admission to the mempool. Throws for a duplicate or a full mempool. */
+  checkAndAdd(tx: Uint8Array): { hash: string; result: CheckResult } {
+    if (tx.length > this.mempool.maxTxBytes) {
+      throw new RangeError(`tx too large. Max size is ${this.mempool.maxTxBytes}, but got ${tx.length}`);
+    }
+    const hash = txHash(tx);
+    if (this.mempool.has(hash) || this.mempool.isRecentlyCommitted(hash)) throw new DuplicateTxError("tx already exists in cache");
+    const r = this.app.checkTx({ tx, type: CheckTxType.NEW });
+    const result = jsonTxResult({ ...r, info: r.info });
+    if (r.code === 0) this.mempool.add({ tx, hash, gasWanted: r.gasWanted });
+    return { hash, result };
+  }
+
+  checkOnly(tx: Uint8Array): CheckResult {
+    // A check against a throwaway: RECHECK does not change the mempool, and the app's
+    // check state is reset at the next commit, so a failing probe changes nothing.
+    const r = this.app.checkTx({ tx, type: CheckTxType.NEW });
+    return jsonTxResult(r);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Blocks
+
+  start(): void {
+    const tick = () => {
+      if (this.stopping) return;
+      const t0 = process.hrtime.bigint();
+      try {
+        this.produceBlock();
+      } catch (e) {
+        this.log.error("block production failed; stopping", { error: e instanceof Error ? e.stack : String(e) });
+        this.emit("fatal", e);
+        return;
+      }
+      const spent = Number(process.hrtime.bigint() - t0) / 1e6;
+      this.timer = setTimeout(tick, Math.max(0, this.opts.blockTimeMs - spent));
+    };
+    this.timer = setTimeout(tick, this.opts.blockTimeMs);
+  }
+
+  /** Stops producing blocks; a block in flight (synchronous) has already finished. */
+  stop(): void {
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  private blockTime(): { seconds: bigint; nanos: number } {
+    const nowNs = process.hrtime.bigint() - hrBase + wallBaseNs; // determinism-ok: the proposer's clock, recorded in the block
+    let s = nowNs / 1_000_000_000n;
+    let n = Number(nowNs % 1_000_000_000n);
+    const prev = this.lastBlockTime;
+    if (s < prev.seconds || (s === prev.seconds && n <= prev.nanos)) {
+      s = prev.seconds;
+      n = prev.nanos + 1_000_000;
+      if (n >= 1e9) {
+        s += 1n;
+        n -= 1e9;
+      }
+    }
+    return { seconds: s, nanos: n };
+  }
+
+  produceBlock(): void {
+    if (this.producing) return;
+    this.producing = true;
+    const t0 = process.hrtime.bigint();
+    try {
+      const height = this.store.height() + 1;
+      const maxBytes = this.opts.maxBlockBytes ?? Number(this.genesis.consensus_params.block.max_bytes);
+      const maxGas = BigInt(this.genesis.consensus_params.block.max_gas);
+      const reaped = this.mempool.reap(maxBytes, maxGas);
+      const prep = this.app.prepareProposal({
+        maxTxBytes: BigInt(maxBytes),
+        txs: reaped.map((t) => t.tx),
+        localLastCommit: { round: 0, votes: [] },
+        misbehavior: [],
+        height: BigInt(height),
+        time: { seconds: 0n, nanos: 0 },
+        nextValidatorsHash: new Uint8Array(),
+        proposerAddress: Buffer.from(this.validator.address, "hex"),
+      });
+      const txs = prep.txs;
+      const block = this.makeBlock(height, txs);
+      const proc = this.app.processProposal({
+        txs,
+        proposedLastCommit: { round: 0, votes: [] },
+        misbehavior: [],
+        hash: Buffer.from(block.block_id.hash, "hex"),
+        height: BigInt(height),
+        time: { seconds: BigInt(block.time.seconds), nanos: block.time.nanos },
+        nextValidatorsHash: new Uint8Array(),
+        proposerAddress: Buffer.from(this.validator.address, "hex"),
+      });
+      if (proc.status !== ResponseProcessProposal_ProposalStatus.ACCEPT) throw new Error(`own proposal at height ${height} was rejected`);
+
+      this.store.saveBlock(block);
+      const res = this.finalize(block);
+      const stored = this.saveResults(block, res);
+      this.app.commit();
+      this.lastAppHash = stored.results.app_hash;
+      this.lastBlockTime = { seconds: BigInt(block.time.seconds), nanos: block.time.nanos };
+      this.txsTotal += txs.length;
+
+      // Mempool: drop what was included, recheck the rest against the new state.
+      this.mempool.committed(height, stored.txs.map((t) => t.hash));
+      this.mempool.recheck((t) => this.app.checkTx({ tx: t.tx, type: CheckTxType.RECHECK }).code === 0);
+
+      this.lastBlockMs = Number(process.hrtime.bigint() - t0) / 1e6;
+      this.log.info("committed block", { height, txs: txs.length, app_hash: this.lastAppHash, ms: Math.round(this.lastBlockMs) });
+      this.emit("block", block, stored.results);
+      for (const t of stored.txs) this.emit("tx", t);
+    } finally {
+      this.producing = false;
+    }
+  }
+
+  private finalize(b: StoredBlock): ResponseFinalizeBlock {
+    return this.app.finalizeBlock({
+      txs: b.block.data.txs.map((t) => Buffer.from(t, "base64")),
+      decidedLastCommit: { round: 0, votes: [] },
+      misbehavior: [],
+      hash: Buffer.from(b.block_id.hash, "hex"),
+      height: BigInt(b.block.header.height),
+      time: { seconds: BigInt(b.time.seconds), nanos: b.time.nanos },
+      nextValidatorsHash: Buffer.from(b.block.header.next_validators_hash, "hex"),
+      proposerAddress: Buffer.from(b.block.header.proposer_address, "hex"),
+    });
+  }
+
+  private saveResults(b: StoredBlock, res: ResponseFinalizeBlock): { results: StoredResults; txs: StoredTx[] } {
+    const height = b.block.header.height;
+    const txResults = res.txResults.map(jsonTxResult);
+    const results: StoredResults = {
+      height,
+      txs_results: txResults,
+      finalize_block_events: jsonEvents(res.events),
+      validator_updates: [],
+      consensus_param_updates: null,
+      app_hash: Buffer.from(res.appHash).toString("hex").toUpperCase(),
+      commit: this.makeCommit(b),
+    };
+    const txs: StoredTx[] = b.block.data.txs.map((tx, i) => ({
+      hash: txHash(Buffer.from(tx, "base64")),
+      height,
+      index: i,
+      tx,
+      tx_result: txResults[i],
+    }));
+    this.store.saveResults(results, txs);
+    return { results, txs };
+  }
+
+  private validatorsHash(): string {
+    return sha256hex(Buffer.concat([this.validator.pubkey, Buffer.from("10")]));
+  }
+
+  private makeBlock(height: number, txs: Uint8Array[]): StoredBlock {
+    const prev = height > 1 ? this.store.block(height - 1) : undefined;
+    const prevResults = height > 1 ? this.store.blockResults(height - 1) : undefined;
+    const time = this.blockTime();
+    const lastBlockId: JsonBlockId = prev ? prev.block_id : { hash: "", parts: { total: 0, hash: "" } };
+    const lastCommit: JsonCommit = prevResults ? prevResults.commit : { height: "0", round: 0, block_id: { hash: "", parts: { total: 0, hash: "" } }, signatures: [] };
+    const header: JsonHeader = {
+      version: { block: "11", app: "1" },
+      chain_id: this.chainId,
+      height: String(height),
+      time: rfc3339(time.seconds, time.nanos),
+      last_block_id: lastBlockId,
+      last_commit_hash: sha256hex(JSON.stringify(lastCommit)),
+      data_hash: txs.length ? sha256hex(Buffer.concat(txs.map((t) => createHash("sha256").update(t).digest()))) : EMPTY_HASH,
+      validators_hash: this.validatorsHash(),
+      next_validators_hash: this.validatorsHash(),
+      consensus_hash: sha256hex(JSON.stringify(this.genesis.consensus_params)),
+      app_hash: this.lastAppHash,
+      last_results_hash: prevResults ? sha256hex(JSON.stringify(prevResults.txs_results.map((r) => [r.code, r.data, r.gas_wanted, r.gas_used]))) : EMPTY_HASH,
+      evidence_hash: EMPTY_HASH,
+      proposer_address: this.validator.address,
+    };
+    const hash = sha256hex(JSON.stringify(header));
+    return {
+      block_id: { hash, parts: { total: 1, hash: sha256hex(hash) } },
+      block: { header, data: { txs: txs.map((t) => Buffer.from(t).toString("base64")) }, evidence: { evidence: [] }, last_commit: lastCommit },
+      time: { seconds: time.seconds.toString(), nanos: time.nanos },
+    };
+  }
+
+  /** The validator's signed commit of a block (a precommit over chain id, height and block hash). */
+  private makeCommit(b: StoredBlock): JsonCommit {
+    const vote = Buffer.from(JSON.stringify({ chain_id: this.chainId, height: b.block.header.height, round: 0, block_id: b.block_id.hash }));
+    return {
+      height: b.block.header.height,
+      round: 0,
+      block_id: b.block_id,
+      signatures: [
+        { block_id_flag: 2, validator_address: this.validator.address, timestamp: b.block.header.time, signature: signEd25519(this.validator, vote).toString("base64") },
+      ],
+    };
+  }
+}
+
+export class DuplicateTxError extends Error {}
+
+const hrBase = process.hrtime.bigint(); // determinism-ok: engine clock (outside consensus)
+const wallBaseNs = BigInt(Date.now()) * 1_000_000n; // determinism-ok: engine clock (outside consensus)

@@ -1,0 +1,583 @@
+/**
+ * CometBFT 0.38-compatible JSON-RPC: over HTTP POST (single and batch), HTTP GET with
+ * URI parameters, and a websocket at /websocket with subscribe/unsubscribe. Responses
+ * follow CometBFT's wire format so that unmodified CosmJS (`Comet38Client`,
+ * `StargateClient`) works against it. Prometheus metrics are served at /metrics.
+ */
+import http from "node:http";
+import { URL } from "node:url";
+import { WebSocketServer, WebSocket } from "ws";
+import { Engine, DuplicateTxError, jsonTxResult } from "./engine";
+import { StoredBlock, StoredResults, StoredTx } from "./blockstore";
+import { Condition, eventMap, matches, parseQuery, QueryError } from "./query";
+import { MempoolFullError, txHash } from "./mempool";
+import { Logger } from "./log";
+
+export const COMET_VERSION = "0.38.17";
+const MAX_BODY = 8 * 1024 * 1024;
+
+class RpcError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly data?: string,
+  ) {
+    super(message);
+  }
+}
+
+const invalidParams = (data: string) => new RpcError(-32602, "Invalid params", data);
+const internal = (data: string) => new RpcError(-32603, "Internal error", data);
+
+type Params = Record<string, unknown>;
+
+function str(p: Params, k: string, required = false): string | undefined {
+  const v = p[k];
+  if (v === undefined || v === null || v === "") {
+    if (required) throw invalidParams(`missing parameter ${k}`);
+    return undefined;
+  }
+  if (typeof v === "number") return String(v);
+  if (typeof v !== "string") throw invalidParams(`parameter ${k} must be a string`);
+  return v;
+}
+
+function int(p: Params, k: string): number | undefined {
+  const v = str(p, k);
+  if (v === undefined) return undefined;
+  if (!/^-?\d+$/.test(v)) throw invalidParams(`parameter ${k} must be an integer, got ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
+/** Bytes given as base64 (JSON-RPC) or 0x-hex (URI). */
+function bytes(p: Params, k: string): Buffer {
+  const v = str(p, k, true)!;
+  if (/^0x[0-9a-fA-F]*$/.test(v)) return Buffer.from(v.slice(2), "hex");
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(v)) throw invalidParams(`parameter ${k} must be base64 or 0x-prefixed hex`);
+  return Buffer.from(v, "base64");
+}
+
+function hashParam(p: Params, k: string): Buffer {
+  const v = str(p, k, true)!;
+  if (/^(0x)?[0-9a-fA-F]{64}$/.test(v)) return Buffer.from(v.replace(/^0x/, ""), "hex");
+  const b = bytes(p, k);
+  if (b.length !== 32) throw invalidParams(`parameter ${k} must be a 32-byte hash`);
+  return b;
+}
+
+interface Subscription {
+  readonly id: unknown;
+  readonly query: string;
+  readonly conds: Condition[];
+  readonly kind: "NewBlock" | "NewBlockHeader" | "Tx" | "other";
+}
+
+export class RpcServer {
+  private readonly server: http.Server;
+  private readonly wss: WebSocketServer;
+  private readonly subs = new Map<WebSocket, Subscription[]>();
+  private readonly commitWaiters = new Map<string, ((t: StoredTx) => void)[]>();
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly log: Logger,
+  ) {
+    this.server = http.createServer((req, res) => this.onHttp(req, res));
+    this.server.keepAliveTimeout = 30_000;
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY });
+    this.server.on("upgrade", (req, socket, head) => {
+      if ((req.url ?? "").split("?")[0] !== "/websocket") {
+        socket.end("HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nthe websocket endpoint is /websocket\n");
+        return;
+      }
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws));
+    });
+    engine.on("block", (b: StoredBlock, r: StoredResults) => this.publishBlock(b, r));
+    engine.on("tx", (t: StoredTx) => this.publishTx(t));
+  }
+
+  listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(port, host, () => {
+        const a = this.server.address() as { address: string; port: number };
+        resolve({ host: a.address, port: a.port });
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    for (const ws of this.wss.clients) ws.terminate();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  // ---------------------------------------------------------------------------
+  // Transport
+
+  private onHttp(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const send = (status: number, body: unknown, type = "application/json") => {
+      const text = typeof body === "string" ? body : JSON.stringify(body);
+      res.writeHead(status, { "content-type": type, "access-control-allow-origin": "*" });
+      res.end(text);
+    };
+    if (req.method === "OPTIONS") {
+      res.writeHead(204, { "access-control-allow-origin": "*", "access-control-allow-headers": "content-type", "access-control-allow-methods": "GET, POST" });
+      res.end();
+      return;
+    }
+    if (req.method === "GET") {
+      if (url.pathname === "/metrics") return send(200, this.metrics(), "text/plain; version=0.0.4");
+      const method = url.pathname.replace(/^\//, "");
+      if (method === "") return send(200, { jsonrpc: "2.0", id: -1, result: { methods: Object.keys(this.methods) } });
+      const params: Params = {};
+      for (const [k, v] of url.searchParams) params[k] = v.startsWith('"') && v.endsWith('"') ? v.slice(1, -1) : v;
+      this.call(method, params).then(
+        (result) => send(200, { jsonrpc: "2.0", id: -1, result }),
+        (err) => send(rpcStatus(err), { jsonrpc: "2.0", id: -1, error: toRpcError(err) }),
+      );
+      return;
+    }
+    if (req.method !== "POST") return send(405, { jsonrpc: "2.0", id: -1, error: { code: -32600, message: "Invalid Request", data: "use GET or POST" } });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        send(413, { jsonrpc: "2.0", id: -1, error: { code: -32600, message: "Invalid Request", data: "request body too large" } });
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("end", () => {
+      if (size > MAX_BODY) return;
+      this.handleText(Buffer.concat(chunks).toString()).then((out) => send(200, out));
+    });
+  }
+
+  private async handleText(text: string): Promise<unknown> {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (e) {
+      return { jsonrpc: "2.0", id: -1, error: { code: -32700, message: "Parse error. Invalid JSON", data: String(e instanceof Error ? e.message : e) } };
+    }
+    if (Array.isArray(parsed)) {
+      if (parsed.length === 0) return { jsonrpc: "2.0", id: -1, error: { code: -32600, message: "Invalid Request", data: "empty batch" } };
+      return Promise.all(parsed.map((r) => this.handleOne(r)));
+    }
+    return this.handleOne(parsed);
+  }
+
+  private async handleOne(r: unknown, ws?: WebSocket): Promise<unknown> {
+    if (typeof r !== "object" || r === null || (r as { jsonrpc?: unknown }).jsonrpc !== "2.0" || typeof (r as { method?: unknown }).method !== "string") {
+      return { jsonrpc: "2.0", id: (r as { id?: unknown })?.id ?? -1, error: { code: -32600, message: "Invalid Request", data: "expected a JSON-RPC 2.0 request object" } };
+    }
+    const { id, method, params } = r as { id: unknown; method: string; params?: unknown };
+    const p: Params = params && typeof params === "object" && !Array.isArray(params) ? (params as Params) : {};
+    try {
+      const result = ws ? await this.callWs(ws, id, method, p) : await this.call(method, p);
+      return { jsonrpc: "2.0", id, result };
+    } catch (err) {
+      return { jsonrpc: "2.0", id, error: toRpcError(err) };
+    }
+  }
+
+  private onSocket(ws: WebSocket): void {
+    this.subs.set(ws, []);
+    ws.on("message", (data) => {
+      this.handleWsText(ws, data.toString()).then((out) => {
+        if (out !== undefined && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(out));
+      });
+    });
+    ws.on("close", () => this.subs.delete(ws));
+    ws.on("error", () => this.subs.delete(ws));
+  }
+
+  private async handleWsText(ws: WebSocket, text: string): Promise<unknown> {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (e) {
+      return { jsonrpc: "2.0", id: -1, error: { code: -32700, message: "Parse error. Invalid JSON", data: String(e) } };
+    }
+    return this.handleOne(parsed, ws);
+  }
+
+  private async callWs(ws: WebSocket, id: unknown, method: string, p: Params): Promise<unknown> {
+    if (method === "subscribe") {
+      const query = str(p, "query", true)!;
+      let conds: Condition[];
+      try {
+        conds = parseQuery(query);
+      } catch (e) {
+        throw invalidParams(`failed to parse query: ${(e as Error).message}`);
+      }
+      const ev = conds.find((c) => c.key === "tm.event" && c.op === "=");
+      const kind = ev?.value === "NewBlock" ? "NewBlock" : ev?.value === "NewBlockHeader" ? "NewBlockHeader" : ev?.value === "Tx" ? "Tx" : "other";
+      const list = this.subs.get(ws)!;
+      if (list.length >= 100) throw internal("max_subscriptions_per_client 100 reached");
+      if (list.some((s) => s.query === query)) throw internal("already subscribed");
+      list.push({ id, query, conds, kind });
+      return {};
+    }
+    if (method === "unsubscribe") {
+      const query = str(p, "query", true)!;
+      const list = this.subs.get(ws)!;
+      const i = list.findIndex((s) => s.query === query);
+      if (i < 0) throw internal("subscription not found");
+      list.splice(i, 1);
+      return {};
+    }
+    if (method === "unsubscribe_all") {
+      this.subs.set(ws, []);
+      return {};
+    }
+    return this.call(method, p);
+  }
+
+  private publishBlock(b: StoredBlock, r: StoredResults): void {
+    if (this.subs.size === 0) return;
+    const events = eventMap(r.finalize_block_events, { "tm.event": "NewBlock", "block.height": b.block.header.height });
+    for (const [ws, list] of this.subs) {
+      for (const s of list) {
+        if (s.kind === "NewBlock" && matches(s.conds, events)) {
+          this.push(ws, s, { type: "tendermint/event/NewBlock", value: { block: b.block, block_id: b.block_id, result_finalize_block: this.finalizeResult(r) } }, events);
+        } else if (s.kind === "NewBlockHeader" && matches(s.conds, new Map([...events, ["tm.event", ["NewBlockHeader"]]]))) {
+          this.push(ws, s, { type: "tendermint/event/NewBlockHeader", value: { header: b.block.header } }, events);
+        }
+      }
+    }
+  }
+
+  private publishTx(t: StoredTx): void {
+    const waiters = this.commitWaiters.get(t.hash);
+    if (waiters) {
+      this.commitWaiters.delete(t.hash);
+      for (const w of waiters) w(t);
+    }
+    if (this.subs.size === 0) return;
+    const events = eventMap(t.tx_result.events, { "tm.event": "Tx", "tx.hash": t.hash, "tx.height": t.height });
+    for (const [ws, list] of this.subs) {
+      for (const s of list) {
+        if (s.kind === "Tx" && matches(s.conds, events)) {
+          this.push(ws, s, { type: "tendermint/event/Tx", value: { TxResult: { height: t.height, index: t.index, tx: t.tx, result: t.tx_result } } }, events);
+        }
+      }
+    }
+  }
+
+  private push(ws: WebSocket, s: Subscription, data: unknown, events: Map<string, string[]>): void {
+    if (ws.readyState !== WebSocket.OPEN) return;
+    ws.send(JSON.stringify({ jsonrpc: "2.0", id: s.id, result: { query: s.query, data, events: Object.fromEntries(events) } }));
+  }
+
+  private metrics(): string {
+    const m = this.engine.metrics();
+    return [
+      "# HELP backstop_height Latest committed block height.",
+      "# TYPE backstop_height gauge",
+      `backstop_height ${m.height}`,
+      "# HELP backstop_block_duration_ms Time to produce, execute and commit the latest block.",
+      "# TYPE backstop_block_duration_ms gauge",
+      `backstop_block_duration_ms ${m.lastBlockMs.toFixed(3)}`,
+      "# HELP backstop_txs_total Transactions included in blocks since start.",
+      "# TYPE backstop_txs_total counter",
+      `backstop_txs_total ${m.txsTotal}`,
+      "# HELP backstop_mempool_size Transactions in the mempool.",
+      "# TYPE backstop_mempool_size gauge",
+      `backstop_mempool_size ${m.mempoolSize}`,
+      "",
+    ].join("\n");
+  }
+
+  // ---------------------------------------------------------------------------
+  // Methods
+
+  private call(method: string, p: Params): Promise<unknown> {
+    const f = this.methods[method];
+    if (!f) return Promise.reject(new RpcError(-32601, "Method not found", `unknown method ${method}`));
+    try {
+      return Promise.resolve(f(p));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  private finalizeResult(r: StoredResults) {
+    return {
+      txs_results: r.txs_results,
+      events: r.finalize_block_events,
+      validator_updates: r.validator_updates,
+      consensus_param_updates: r.consensus_param_updates,
+      app_hash: Buffer.from(r.app_hash, "hex").toString("base64"),
+    };
+  }
+
+  private heightParam(p: Params): number {
+    const latest = this.engine.height();
+    const h = int(p, "height") ?? latest;
+    if (h <= 0) throw invalidParams(`height must be greater than 0, but got ${h}`);
+    if (h > latest) throw invalidParams(`height ${h} must be less than or equal to the current blockchain height ${latest}`);
+    return h;
+  }
+
+  private validatorJson() {
+    const v = this.engine.validator;
+    return { address: v.address, pub_key: { type: "tendermint/PubKeyEd25519", value: v.pubkey.toString("base64") }, voting_power: "10", proposer_priority: "0" };
+  }
+
+  private txJson(t: StoredTx) {
+    return { hash: t.hash, height: t.height, index: t.index, tx_result: t.tx_result, tx: t.tx };
+  }
+
+  private readonly methods: Record<string, (p: Params) => unknown> = {
+    health: () => ({}),
+
+    status: () => {
+      const h = this.engine.height();
+      const latest = h > 0 ? this.engine.store.block(h) : undefined;
+      const first = h > 0 ? this.engine.store.block(1) : undefined;
+      return {
+        node_info: {
+          protocol_version: { p2p: "8", block: "11", app: "1" },
+          id: this.engine.validator.address.toLowerCase(),
+          listen_addr: "tcp://127.0.0.1:26656",
+          network: this.engine.chainId,
+          version: COMET_VERSION,
+          channels: "40202122233038606100",
+          moniker: "backstop",
+          other: { tx_index: "on", rpc_address: "" },
+        },
+        sync_info: {
+          latest_block_hash: latest?.block_id.hash ?? "",
+          latest_app_hash: this.engine.latestAppHash() || "",
+          latest_block_height: String(h),
+          latest_block_time: latest?.block.header.time ?? this.engine.genesis.genesis_time,
+          earliest_block_hash: first?.block_id.hash ?? "",
+          earliest_app_hash: first?.block.header.app_hash ?? "",
+          earliest_block_height: first ? "1" : "0",
+          earliest_block_time: first?.block.header.time ?? this.engine.genesis.genesis_time,
+          catching_up: false,
+        },
+        validator_info: this.validatorJson(),
+      };
+    },
+
+    net_info: () => ({ listening: true, listeners: ["Listener(@)"], n_peers: "0", peers: [] }),
+
+    genesis: () => ({ genesis: this.engine.genesis }),
+
+    abci_info: () => {
+      const r = this.engine.app.info({ version: COMET_VERSION, blockVersion: 11n, p2pVersion: 8n, abciVersion: "2.0.0" });
+      return {
+        response: {
+          data: r.data,
+          version: r.version,
+          app_version: r.appVersion.toString(),
+          last_block_height: r.lastBlockHeight.toString(),
+          last_block_app_hash: Buffer.from(r.lastBlockAppHash).toString("base64"),
+        },
+      };
+    },
+
+    abci_query: (p) => {
+      const path = str(p, "path", true)!;
+      const dataHex = str(p, "data") ?? "";
+      if (!/^(0x)?[0-9a-fA-F]*$/.test(dataHex) || dataHex.replace(/^0x/, "").length % 2 !== 0) throw invalidParams("data must be hex");
+      const height = int(p, "height") ?? 0;
+      const r = this.engine.app.query({ path, data: Buffer.from(dataHex.replace(/^0x/, ""), "hex"), height: BigInt(height), prove: p.prove === true || p.prove === "true" });
+      return {
+        response: {
+          code: r.code,
+          log: r.log,
+          info: r.info,
+          index: r.index.toString(),
+          key: Buffer.from(r.key).toString("base64"),
+          value: Buffer.from(r.value).toString("base64"),
+          proofOps: null,
+          height: r.height.toString(),
+          codespace: r.codespace,
+        },
+      };
+    },
+
+    broadcast_tx_async: (p) => {
+      const tx = bytes(p, "tx");
+      const hash = txHash(tx);
+      setImmediate(() => {
+        try {
+          this.engine.checkAndAdd(tx);
+        } catch {
+          /* async: the result is not reported */
+        }
+      });
+      return { code: 0, data: "", log: "", codespace: "", hash };
+    },
+
+    broadcast_tx_sync: (p) => {
+      const { hash, result } = this.checkAndAdd(bytes(p, "tx"));
+      return { code: result.code, data: result.data ?? "", log: result.log, codespace: result.codespace, hash };
+    },
+
+    broadcast_tx_commit: async (p) => {
+      const tx = bytes(p, "tx");
+      const hash = txHash(tx);
+      const committed = new Promise<StoredTx | null>((resolve) => {
+        const timer = setTimeout(() => resolve(null), 30_000);
+        const list = this.commitWaiters.get(hash) ?? [];
+        list.push((t) => {
+          clearTimeout(timer);
+          resolve(t);
+        });
+        this.commitWaiters.set(hash, list);
+      });
+      const { result } = this.checkAndAdd(tx);
+      if (result.code !== 0) {
+        this.commitWaiters.delete(hash);
+        return { check_tx: result, tx_result: jsonTxResult({ code: 0, data: new Uint8Array(), log: "", info: "", gasWanted: 0n, gasUsed: 0n, events: [], codespace: "" }), hash, height: "0" };
+      }
+      const t = await committed;
+      if (!t) throw internal("timed out waiting for tx to be included in a block");
+      return { check_tx: result, tx_result: t.tx_result, hash, height: t.height };
+    },
+
+    check_tx: (p) => this.engine.checkOnly(bytes(p, "tx")),
+
+    num_unconfirmed_txs: () => ({
+      n_txs: String(this.engine.mempool.size),
+      total: String(this.engine.mempool.size),
+      total_bytes: String(this.engine.mempool.totalBytes),
+      txs: null,
+    }),
+
+    unconfirmed_txs: (p) => {
+      const limit = Math.min(Math.max(int(p, "limit") ?? 30, 1), 100);
+      const list = this.engine.mempool.list(limit);
+      return {
+        n_txs: String(list.length),
+        total: String(this.engine.mempool.size),
+        total_bytes: String(this.engine.mempool.totalBytes),
+        txs: list.map((t) => Buffer.from(t.tx).toString("base64")),
+      };
+    },
+
+    block: (p) => {
+      const b = this.engine.store.block(this.heightParam(p))!;
+      return { block_id: b.block_id, block: b.block };
+    },
+
+    block_by_hash: (p) => {
+      const hash = hashParam(p, "hash").toString("hex").toUpperCase();
+      const h = this.engine.store.heightByHash(hash);
+      if (h === undefined || h > this.engine.height()) return { block_id: { hash: "", parts: { total: 0, hash: "" } }, block: null };
+      const b = this.engine.store.block(h)!;
+      return { block_id: b.block_id, block: b.block };
+    },
+
+    block_results: (p) => {
+      const r = this.engine.store.blockResults(this.heightParam(p))!;
+      return {
+        height: r.height,
+        txs_results: r.txs_results,
+        finalize_block_events: r.finalize_block_events,
+        validator_updates: r.validator_updates,
+        consensus_param_updates: r.consensus_param_updates,
+        app_hash: Buffer.from(r.app_hash, "hex").toString("base64"),
+      };
+    },
+
+    blockchain: (p) => {
+      const latest = this.engine.height();
+      let max = int(p, "maxHeight") ?? latest;
+      let min = int(p, "minHeight") ?? 1;
+      if (max > latest || max <= 0) max = latest;
+      if (min < 1) min = 1;
+      if (min > max) throw invalidParams(`min height ${min} can't be greater than max height ${max}`);
+      min = Math.max(min, max - 19);
+      const metas = [];
+      for (let h = max; h >= min; h--) {
+        const b = this.engine.store.block(h)!;
+        metas.push({ block_id: b.block_id, block_size: String(JSON.stringify(b.block).length), header: b.block.header, num_txs: String(b.block.data.txs.length) });
+      }
+      return { last_height: String(latest), block_metas: metas };
+    },
+
+    commit: (p) => {
+      const h = this.heightParam(p);
+      const b = this.engine.store.block(h)!;
+      const r = this.engine.store.blockResults(h)!;
+      return { signed_header: { header: b.block.header, commit: r.commit }, canonical: true };
+    },
+
+    validators: (p) => {
+      const h = this.heightParam(p);
+      return { block_height: String(h), validators: [this.validatorJson()], count: "1", total: "1" };
+    },
+
+    consensus_params: (p) => ({ block_height: String(this.heightParam(p)), consensus_params: this.engine.genesis.consensus_params }),
+
+    tx: (p) => {
+      const hash = hashParam(p, "hash");
+      const t = this.engine.store.tx(hash);
+      if (!t || Number(t.height) > this.engine.height()) throw internal(`tx (${hash.toString("hex").toUpperCase()}) not found`);
+      return this.txJson(t);
+    },
+
+    tx_search: (p) => {
+      const q = str(p, "query", true)!;
+      let conds: Condition[];
+      try {
+        conds = parseQuery(q);
+      } catch (e) {
+        throw invalidParams(`failed to parse query: ${(e as Error).message}`);
+      }
+      const perPage = Math.min(Math.max(int(p, "per_page") ?? 30, 1), 100);
+      const page = int(p, "page") ?? 1;
+      const order = str(p, "order_by") ?? "asc";
+      if (order !== "asc" && order !== "desc") throw invalidParams(`order_by must be "asc" or "desc"`);
+      if (page < 1) throw invalidParams(`page should be within [1, ...] range, given ${page}`);
+      const eq = conds.find((c) => c.op === "=" && c.key !== "tm.event");
+      const latest = this.engine.height();
+      const source = eq ? this.engine.store.txsByIndex(eq.key, eq.value!, order === "desc") : this.engine.store.allTxs(order === "desc");
+      const found: StoredTx[] = [];
+      const seen = new Set<string>();
+      for (const hash of source) {
+        const hex = hash.toString("hex");
+        if (seen.has(hex)) continue;
+        seen.add(hex);
+        const t = this.engine.store.tx(hash);
+        if (!t || Number(t.height) > latest) continue;
+        const events = eventMap(t.tx_result.events, { "tm.event": "Tx", "tx.hash": t.hash, "tx.height": t.height });
+        if (matches(conds, events)) found.push(t);
+        if (found.length > 10_000) break;
+      }
+      const total = found.length;
+      const pages = Math.max(1, Math.ceil(total / perPage)); // determinism-ok: RPC paging
+      if (page > pages) throw invalidParams(`page should be within [1, ${pages}] range, given ${page}`);
+      return { txs: found.slice((page - 1) * perPage, page * perPage).map((t) => this.txJson(t)), total_count: String(total) };
+    },
+  };
+
+  private checkAndAdd(tx: Buffer) {
+    if (tx.length === 0) throw invalidParams("tx is empty");
+    try {
+      return this.engine.checkAndAdd(tx);
+    } catch (e) {
+      if (e instanceof DuplicateTxError || e instanceof MempoolFullError || e instanceof RangeError) throw internal(e.message);
+      throw e;
+    }
+  }
+}
+
+function toRpcError(err: unknown): { code: number; message: string; data: string } {
+  if (err instanceof RpcError) return { code: err.code, message: err.message, data: err.data ?? "" };
+  if (err instanceof QueryError) return { code: -32602, message: "Invalid params", data: err.message };
+  return { code: -32603, message: "Internal error", data: err instanceof Error ? err.message : String(err) };
+}
+
+function rpcStatus(err: unknown): number {
+  if (err instanceof RpcError && err.code === -32601) return 404;
+  return 500;
+}

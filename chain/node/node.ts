@@ -1,0 +1,84 @@
+/**
+ * Running a node: the application on its LMDB store, the block store, the engine and
+ * its RPC server (or, with `abci`, the ABCI socket server for a CometBFT node).
+ */
+import { BackstopApp } from "../app/app";
+import { BlockStore } from "../engine/blockstore";
+import { Engine } from "../engine/engine";
+import { RpcServer } from "../engine/rpc";
+import { jsonLogger, Logger } from "../engine/log";
+import { paths, readGenesis, readValidatorKey } from "./home";
+
+export interface NodeOptions {
+  readonly home: string;
+  /** tcp://HOST:PORT of the RPC server. */
+  readonly rpcLaddr?: string;
+  readonly minGasPrices?: string;
+  readonly blockTimeMs?: number;
+  readonly logger?: Logger;
+}
+
+export interface RunningNode {
+  readonly engine: Engine;
+  readonly rpc: { host: string; port: number };
+  stop(): Promise<void>;
+}
+
+export function parseLaddr(laddr: string): { host: string; port: number } {
+  const m = /^(?:tcp:\/\/)?([^:/]+):(\d+)$/.exec(laddr);
+  if (!m) throw new Error(`invalid listen address ${laddr} (expected tcp://HOST:PORT)`);
+  return { host: m[1], port: Number(m[2]) };
+}
+
+export async function startNode(o: NodeOptions): Promise<RunningNode> {
+  const log = o.logger ?? jsonLogger("node");
+  const p = paths(o.home);
+  const genesis = readGenesis(o.home);
+  const validator = readValidatorKey(p.validatorKey);
+  const app = BackstopApp.open({ dataDir: p.appData, minGasPrices: o.minGasPrices });
+  const store = new BlockStore(p.blockstore);
+  const engine = new Engine(app, store, genesis, validator, { blockTimeMs: o.blockTimeMs ?? 1000 }, log);
+  try {
+    engine.handshake();
+  } catch (e) {
+    app.close();
+    await store.close();
+    throw e;
+  }
+  const rpc = new RpcServer(engine, log);
+  const { host, port } = parseLaddr(o.rpcLaddr ?? "tcp://127.0.0.1:26657");
+  const addr = await rpc.listen(host, port);
+  engine.start();
+  log.info("node started", { chain_id: genesis.chain_id, height: engine.height(), rpc: `tcp://${addr.host}:${addr.port}` });
+  let stopped = false;
+  return {
+    engine,
+    rpc: addr,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      engine.stop();
+      const height = engine.height();
+      await rpc.close();
+      app.close();
+      await store.close();
+      log.info("node stopped", { height });
+    },
+  };
+}
+
+/** Serves the application over the ABCI socket protocol for a CometBFT node. */
+export async function startAbci(o: { home: string; address: string; minGasPrices?: string; logger?: Logger }): Promise<{ stop(): Promise<void> }> {
+  const log = o.logger ?? jsonLogger("abci");
+  const p = paths(o.home);
+  const app = BackstopApp.open({ dataDir: p.appData, minGasPrices: o.minGasPrices });
+  const { serveAbci } = await import("../abci/server");
+  const server = await serveAbci(app, o.address, (x: object) => log.info("abci", x as Record<string, unknown>));
+  log.info("serving ABCI", { address: o.address });
+  return {
+    async stop() {
+      await server.close();
+      app.close();
+    },
+  };
+}

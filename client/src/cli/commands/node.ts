@@ -1,0 +1,107 @@
+/** `backstop init`, `backstop start`, `backstop localnet`. */
+import { existsSync, rmSync } from "node:fs";
+import { resolve } from "node:path";
+import { Secp256k1, Slip10, Slip10Curve, stringToPath, Bip39, EnglishMnemonic } from "@cosmjs/crypto";
+import { toBech32 } from "@cosmjs/encoding";
+import { Command } from "../registry";
+import { flag, has } from "../args";
+import { initHome, paths } from "../../../../chain/node/home";
+import { startAbci, startNode } from "../../../../chain/node/node";
+import { defaultAppState, LOCALNET_CHAIN_ID, LOCALNET_KEY_NAMES, LOCALNET_MNEMONIC, localnetAppState } from "../../../../chain/app/genesis";
+import { pubkeyToAddressBytes } from "../../../../chain/crypto/keys";
+import { Keyring } from "../../keyring/keyring";
+
+/** Addresses of HD indices 0–9 of the localnet mnemonic. */
+export async function localnetAddresses(): Promise<string[]> {
+  const seed = await Bip39.mnemonicToSeed(new EnglishMnemonic(LOCALNET_MNEMONIC));
+  const out: string[] = [];
+  for (let i = 0; i < LOCALNET_KEY_NAMES.length; i++) {
+    const { privkey } = Slip10.derivePath(Slip10Curve.Secp256k1, seed, stringToPath(`m/44'/118'/0'/0/${i}`));
+    const { pubkey } = await Secp256k1.makeKeypair(privkey);
+    out.push(toBech32("backstop", pubkeyToAddressBytes(Secp256k1.compressPubkey(pubkey))));
+  }
+  return out;
+}
+
+export async function initLocalnetHome(home: string, chainId = LOCALNET_CHAIN_ID): Promise<void> {
+  const addresses = await localnetAddresses();
+  initHome({ home, chainId, appState: localnetAppState(addresses) });
+  const kr = new Keyring(home, "test");
+  for (let i = 0; i < LOCALNET_KEY_NAMES.length; i++) {
+    await kr.add(LOCALNET_KEY_NAMES[i], LOCALNET_MNEMONIC, i, true);
+  }
+}
+
+function waitForSignal(stop: () => Promise<void>): Promise<number> {
+  return new Promise((done) => {
+    let stopping = false;
+    const handler = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`received ${sig}, shutting down\n`);
+      stop().then(
+        () => done(0),
+        (e) => {
+          process.stderr.write(`shutdown failed: ${e}\n`);
+          done(1);
+        },
+      );
+    };
+    process.on("SIGINT", () => handler("SIGINT"));
+    process.on("SIGTERM", () => handler("SIGTERM"));
+  });
+}
+
+function blockTimeMs(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const m = /^(\d+)(ms|s)?$/.exec(v);
+  if (!m) throw new Error(`invalid --block-time ${v} (e.g. 1s or 500ms)`);
+  return m[2] === "ms" ? Number(m[1]) : Number(m[1]) * 1000;
+}
+
+async function runStart(ctx: Parameters<Command["run"]>[0], home: string): Promise<number> {
+  const abci = flag(ctx.args, "abci");
+  const minGasPrices = flag(ctx.args, "min-gas-prices");
+  if (abci) {
+    const s = await startAbci({ home, address: abci, minGasPrices });
+    return waitForSignal(() => s.stop());
+  }
+  const node = await startNode({
+    home,
+    rpcLaddr: flag(ctx.args, "rpc.laddr"),
+    minGasPrices,
+    blockTimeMs: blockTimeMs(flag(ctx.args, "block-time")),
+  });
+  const fatal = new Promise<number>((done) => node.engine.once("fatal", () => node.stop().then(() => done(1))));
+  return Promise.race([waitForSignal(() => node.stop()), fatal]);
+}
+
+export const nodeCommands: Command[] = [
+  {
+    path: ["init"],
+    usage: "init --home DIR [--chain-id ID] [--localnet]   write DIR/config/genesis.json and the validator key",
+    async run(ctx) {
+      const home = resolve(ctx.home);
+      if (existsSync(paths(home).genesis) && !has(ctx.args, "overwrite")) throw new Error(`${paths(home).genesis} exists (use --overwrite)`);
+      if (has(ctx.args, "localnet")) await initLocalnetHome(home, ctx.chainId ?? LOCALNET_CHAIN_ID);
+      else initHome({ home, chainId: ctx.chainId ?? "backstop-1", appState: defaultAppState() });
+      ctx.print({ home, genesis: paths(home).genesis, chain_id: ctx.chainId ?? (has(ctx.args, "localnet") ? LOCALNET_CHAIN_ID : "backstop-1") }, () => `initialised ${home}`);
+    },
+  },
+  {
+    path: ["start"],
+    usage: "start --home DIR [--rpc.laddr tcp://127.0.0.1:26657] [--abci tcp://127.0.0.1:26658] [--min-gas-prices P] [--block-time 1s]",
+    run: (ctx) => runStart(ctx, resolve(ctx.home)),
+  },
+  {
+    path: ["localnet"],
+    usage: "localnet [--home DIR (./.localnet)] [--rpc.laddr tcp://127.0.0.1:26657] [--reset]   a fresh single-validator chain",
+    async run(ctx) {
+      const home = resolve(flag(ctx.args, "home", ".localnet")!);
+      if (has(ctx.args, "reset") && existsSync(home)) rmSync(home, { recursive: true, force: true });
+      if (!existsSync(paths(home).genesis)) await initLocalnetHome(home);
+      process.stderr.write(`localnet: home ${home}, chain-id ${LOCALNET_CHAIN_ID}, RPC ${flag(ctx.args, "rpc.laddr", "tcp://127.0.0.1:26657")}\n`);
+      return runStart(ctx, home);
+    },
+  },
+];

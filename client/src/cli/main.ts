@@ -1,0 +1,65 @@
+/**
+ * The `backstop` command: node commands (init, start, localnet), keys, transactions
+ * (`tx <module> …`) and queries (`q <module> …`), in Cosmos conventions.
+ * Errors print their code and codespace and exit non-zero.
+ */
+import { parseArgs, UsageError } from "./args";
+import { makeContext } from "./context";
+import { Command } from "./registry";
+import { nodeCommands } from "./commands/node";
+import { keyCommands } from "./commands/keys";
+import { CliError, errorJson } from "./errors";
+
+export const commands: Command[] = [...nodeCommands, ...keyCommands];
+
+export function register(more: readonly Command[]): void {
+  commands.push(...more);
+}
+
+function findCommand(words: string[]): { cmd: Command; rest: string[] } | undefined {
+  let best: { cmd: Command; rest: string[] } | undefined;
+  for (const c of commands) {
+    if (c.path.length <= words.length && c.path.every((w, i) => w === words[i]) && (!best || c.path.length > best.cmd.path.length)) {
+      best = { cmd: c, rest: words.slice(c.path.length) };
+    }
+  }
+  return best;
+}
+
+function usage(prefix: string[] = []): string {
+  const list = commands.filter((c) => prefix.every((w, i) => c.path[i] === w));
+  return ["usage: backstop <command> [flags]", "", ...list.map((c) => `  ${c.usage}`), "", "common flags: --home DIR --node tcp://HOST:PORT --chain-id ID --from NAME|ADDRESS --keyring-dir DIR --keyring-backend test|file --output json|text"].join("\n");
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv);
+  const aliased = args.positionals.map((w, i) => (i === 0 && w === "query" ? "q" : w));
+  const found = findCommand(aliased);
+  if (!found || args.flags.has("help")) {
+    process.stdout.write(usage(found ? [...found.cmd.path] : aliased.slice(0, 2)) + "\n");
+    return found || aliased.length === 0 ? 0 : 2;
+  }
+  const output = args.flags.get("output") === "json" ? "json" : "text";
+  try {
+    const ctx = makeContext({ positionals: found.rest, flags: args.flags });
+    const code = await found.cmd.run(ctx);
+    return code ?? 0;
+  } catch (e) {
+    const err = e instanceof CliError ? e : e instanceof UsageError ? new CliError(e.message, { codespace: "cli", code: 2 }) : new CliError(e instanceof Error ? e.message : String(e), { codespace: "cli", code: 1 });
+    if (output === "json") process.stdout.write(JSON.stringify(errorJson(err)) + "\n");
+    process.stderr.write(`Error: ${err.message}${err.codespace !== "cli" ? ` (codespace ${err.codespace}, code ${err.code})` : ""}\n`);
+    return e instanceof UsageError ? 2 : 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      process.stderr.write(`${e instanceof Error ? e.stack : e}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
