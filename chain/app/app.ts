@@ -191,6 +191,8 @@ export class BackstopApp implements AbciApplication {
       m.initGenesis(ctx, appState[m.name] ?? m.defaultGenesis());
     }
     this.lastBlockTime = time;
+    // Transactions may reach the mempool before block 1: check them against genesis.
+    this.checkState = new CacheKV(this.deliverState);
     const appHash = this.store.stage(this.deliverState.changes());
     return { consensusParams: undefined, validators: req.validators, appHash };
   }
