@@ -28,6 +28,40 @@ export function defaultAppState(): Record<string, unknown> {
   return { auth: { accounts: [] }, bank: { balances: [] } };
 }
 
+/** Localnet oracle: feeders oracle1 and oracle2, a quorum of 1, the initial prices of SPEC §2. */
+export const LOCALNET_PRICES: Readonly<Record<string, string>> = { "BTC-USD": "60000", "ETH-USD": "3000", "SOL-USD": "150" };
+
+/** A localnet market's parameters (decimals as strings, SPEC §3.3). */
+export function localnetMarket(id: string, pool: string, imr: string, mmr: string, tick: string, step: string): Record<string, unknown> {
+  return {
+    id,
+    oracle_ticker: id,
+    tick_size: tick,
+    step_size: step,
+    min_order_size: step,
+    maker_fee_rate: "0.0002",
+    taker_fee_rate: "0.0005",
+    insurance_pool_id: pool,
+    imr_base: imr,
+    mmr_base: mmr,
+    volatility_target: "0.01",
+    max_margin_multiplier: "3",
+    liquidation_fee_rate: "0.01",
+    max_liquidation_fraction_per_block: "0.5",
+    min_liquidation_notional_uusdc: "1000000000",
+    liquidation_slippage: "0.02",
+    auction_after_blocks: "3",
+    auction_blocks: "10",
+    auction_step: "0.005",
+    auction_max_discount: "0.05",
+    price_band: "0.1",
+    funding_interval_seconds: "3600",
+    funding_rate_cap: "0.001",
+    max_open_orders_per_account: 100,
+    status: "MARKET_STATUS_ACTIVE",
+  };
+}
+
 /**
  * The localnet app_state for the ten localnet addresses (HD indices 0–9, in order):
  * each funded with 10,000,000,000,000 uusdc and 1,000,000,000 ustake; index 0 is the
@@ -35,8 +69,10 @@ export function defaultAppState(): Record<string, unknown> {
  */
 export function localnetAppState(addresses: readonly string[]): Record<string, unknown> {
   if (addresses.length !== LOCALNET_KEY_NAMES.length) throw new Error(`localnet needs ${LOCALNET_KEY_NAMES.length} addresses`);
+  const feeders = [addresses[8], addresses[9]];
   return {
     auth: {
+      authority: addresses[0],
       accounts: addresses.map((address) => ({ address, account_number: "0", sequence: "0" })),
     },
     bank: {
@@ -48,5 +84,23 @@ export function localnetAppState(addresses: readonly string[]): Record<string, u
         ],
       })),
     },
+    oracle: {
+      params: { feeders, min_feeders: 1, max_staleness_seconds: "300", ewma_lambda: "0.94", history_length: 1000, max_deviation: "0.1" },
+      tickers: Object.keys(LOCALNET_PRICES),
+      prices: Object.entries(LOCALNET_PRICES).map(([ticker, price]) => ({ ticker, price, height: "0", time_unix_seconds: "0", num_feeders: 0 })),
+      volatilities: [],
+    },
+    clearing: {
+      params: { max_orders_per_block: 10000 },
+      markets: [
+        localnetMarket("BTC-USD", "majors", "0.05", "0.03", "0.1", "0.0001"),
+        localnetMarket("ETH-USD", "majors", "0.05", "0.03", "0.01", "0.001"),
+        localnetMarket("SOL-USD", "alts", "0.1", "0.05", "0.001", "0.01"),
+      ],
+      orders: [],
+      funding: [],
+      next_order_id: "1",
+    },
+    margin: { params: { collateral_denom: COLLATERAL_DENOM, max_mmr_step_per_block: "0.001" }, accounts: [], positions: [], market_risks: [] },
   };
 }

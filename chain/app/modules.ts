@@ -8,6 +8,12 @@ import { AuthKeeper } from "../x/auth/keeper";
 import { AuthModule } from "../x/auth/module";
 import { BankKeeper } from "../x/bank/keeper";
 import { BankModule } from "../x/bank/module";
+import { OracleKeeper } from "../x/oracle/keeper";
+import { OracleModule } from "../x/oracle/module";
+import { MarketKeeper } from "../x/clearing/markets";
+import { ClearingModule } from "../x/clearing/module";
+import { MarginKeeper } from "../x/margin/keeper";
+import { MarginModule } from "../x/margin/module";
 import { FEE_COLLECTOR } from "./tx";
 
 /** Accounts owned by modules: they hold coins, cannot sign, and cannot receive MsgSend. */
@@ -16,12 +22,25 @@ export const MODULE_ACCOUNTS = [FEE_COLLECTOR, "margin", "clearing", "insurance"
 export interface AppModules {
   readonly auth: AuthKeeper;
   readonly bank: BankKeeper;
+  readonly oracle: OracleKeeper;
+  readonly markets: MarketKeeper;
+  readonly margin: MarginKeeper;
   readonly manager: ModuleManager;
 }
 
 export function buildModules(): AppModules {
   const auth = new AuthKeeper();
   const bank = new BankKeeper(auth, MODULE_ACCOUNTS);
-  const manager = new ModuleManager([new AuthModule(auth), new BankModule(bank)]);
-  return { auth, bank, manager };
+  const oracle = new OracleKeeper();
+  const markets = new MarketKeeper();
+  const margin = new MarginKeeper(bank, oracle, markets);
+  // Genesis and end-block order: prices first, then markets, then margin ratios.
+  const manager = new ModuleManager([
+    new AuthModule(auth),
+    new BankModule(bank),
+    new OracleModule(oracle, auth),
+    new ClearingModule(markets, oracle, margin, auth),
+    new MarginModule(margin, markets, auth),
+  ]);
+  return { auth, bank, oracle, markets, margin, manager };
 }

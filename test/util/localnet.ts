@@ -70,10 +70,15 @@ export function msgSend(from: string, to: string, amount: string, denom = "uusdc
 export const GENESIS_TIME = 1_767_225_600n; // 2026-01-01T00:00:00Z
 
 /** A localnet application at height 0 with InitChain applied (not yet committed). */
-export async function initLocalnetApp(dataDir?: string): Promise<{ app: BackstopApp; accounts: TestAccount[]; genesisBytes: Uint8Array }> {
+export async function initLocalnetApp(
+  dataDir?: string,
+  edit: (state: Record<string, any>) => void = () => {},
+): Promise<{ app: BackstopApp; accounts: TestAccount[]; genesisBytes: Uint8Array }> {
   const accounts = await localnetAccounts();
   const app = BackstopApp.open({ dataDir });
-  const genesisBytes = Buffer.from(JSON.stringify(localnetAppState(accounts.map((a) => a.address))));
+  const state = localnetAppState(accounts.map((a) => a.address)) as Record<string, any>;
+  edit(state);
+  const genesisBytes = Buffer.from(JSON.stringify(state));
   app.initChain({
     time: { seconds: GENESIS_TIME, nanos: 0 },
     chainId: LOCALNET_CHAIN_ID,
@@ -86,14 +91,14 @@ export async function initLocalnetApp(dataDir?: string): Promise<{ app: Backstop
 }
 
 /** Runs FinalizeBlock + Commit for one block of txs at 1-second block times. */
-export function runBlock(app: BackstopApp, height: bigint, txs: Uint8Array[]): ResponseFinalizeBlock {
+export function runBlock(app: BackstopApp, height: bigint, txs: Uint8Array[], time: bigint = GENESIS_TIME + height): ResponseFinalizeBlock {
   const res = app.finalizeBlock({
     txs,
     decidedLastCommit: { round: 0, votes: [] },
     misbehavior: [],
     hash: new Uint8Array(32),
     height,
-    time: { seconds: GENESIS_TIME + height, nanos: 0 },
+    time: { seconds: time, nanos: 0 },
     nextValidatorsHash: new Uint8Array(32),
     proposerAddress: new Uint8Array(20),
   });

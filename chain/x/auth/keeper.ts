@@ -4,11 +4,13 @@
  * State (under the module prefix):
  *   0x01 ‖ address bytes → BaseAccount (protobuf)
  *   0x02                 → next account number (u64 BE)
+ *   0x03                 → the params authority (bech32 address)
  */
 import { BaseAccount, Params } from "cosmjs-types/cosmos/auth/v1beta1/auth";
 import { PubKey } from "cosmjs-types/cosmos/crypto/secp256k1/keys";
 import { Any } from "cosmjs-types/google/protobuf/any";
 import { Context } from "../../app/context";
+import { ErrUnauthorized } from "../../app/errors";
 import { PrefixKV } from "../../store/prefix";
 import { addressBytes } from "../../crypto/keys";
 
@@ -36,9 +38,30 @@ export interface Account {
   pubkey: Uint8Array | null;
 }
 
+const AUTHORITY_KEY = Uint8Array.of(0x03);
+
 export class AuthKeeper {
   private kv(ctx: Context) {
     return new PrefixKV(ctx.store, AUTH_STORE_PREFIX);
+  }
+
+  /**
+   * The params authority: the one address whose MsgUpdateParams (and market and pool
+   * listings) every module accepts. Set by genesis (`auth.authority`); empty means none.
+   */
+  getAuthority(ctx: Context): string {
+    const raw = this.kv(ctx).get(AUTHORITY_KEY);
+    return raw ? Buffer.from(raw).toString() : "";
+  }
+
+  setAuthority(ctx: Context, address: string): void {
+    this.kv(ctx).set(AUTHORITY_KEY, Buffer.from(address));
+  }
+
+  /** Throws sdk/4 unless `signer` is the params authority. */
+  requireAuthority(ctx: Context, signer: string): void {
+    const a = this.getAuthority(ctx);
+    if (!a || a !== signer) throw ErrUnauthorized.wrap(`invalid authority; expected ${a || "(none set)"}, got ${signer}`);
   }
 
   private accountKey(address: string): Uint8Array {

@@ -13,6 +13,8 @@ import { AUTH_PARAMS, AuthKeeper } from "./keeper";
 
 /** Genesis JSON of x/auth. */
 export interface AuthGenesis {
+  /** The params authority (empty: no one may change params). */
+  authority?: string;
   accounts: { address: string; account_number: string; sequence: string; pub_key?: string | null }[];
 }
 
@@ -40,6 +42,10 @@ export class AuthModule implements AppModule {
 
   initGenesis(ctx: Context, g: unknown): void {
     const genesis = g as AuthGenesis;
+    if (genesis.authority) {
+      if (!isValidAddress(genesis.authority)) throw ErrInvalidAddress.wrap(`genesis authority ${JSON.stringify(genesis.authority)}`);
+      this.keeper.setAuthority(ctx, genesis.authority);
+    }
     const seen = new Set<string>();
     for (const a of genesis.accounts ?? []) {
       if (!isValidAddress(a.address)) throw ErrInvalidAddress.wrap(`genesis account ${JSON.stringify(a.address)}`);
@@ -61,6 +67,6 @@ export class AuthModule implements AppModule {
         sequence: a.sequence.toString(),
         pub_key: a.pubkey ? Buffer.from(a.pubkey).toString("base64") : null,
       }));
-    return { accounts };
+    return { authority: this.keeper.getAuthority(ctx), accounts };
   }
 }

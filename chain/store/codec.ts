@@ -1,0 +1,52 @@
+/**
+ * Typed access to a module's store: protobuf-encoded values, and keys built from
+ * length-prefixed parts so that a prefix scan over one part never runs into another
+ * (`"BTC"` and `"BTC-USD"` are different prefixes).
+ */
+import { ProtoType } from "../app/module";
+import { Bytes, KVStore } from "./types";
+
+/** A key part: one length byte, then the UTF-8 bytes (at most 255). */
+export function part(s: string | Uint8Array): Buffer {
+  const b = typeof s === "string" ? Buffer.from(s, "utf8") : Buffer.from(s);
+  if (b.length > 255) throw new RangeError("key part longer than 255 bytes");
+  return Buffer.concat([Buffer.of(b.length), b]);
+}
+
+/** A key: a one-byte table prefix followed by parts. */
+export function key(table: number, ...parts: (string | Uint8Array | Buffer)[]): Buffer {
+  return Buffer.concat([Buffer.of(table), ...parts.map((p) => (Buffer.isBuffer(p) ? p : part(p)))]);
+}
+
+/** An unsigned 64-bit big-endian integer, for keys that sort by number. */
+export function u64(n: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(n);
+  return b;
+}
+
+export function getProto<T>(kv: KVStore, k: Bytes, type: ProtoType<T>): T | undefined {
+  const raw = kv.get(k);
+  return raw ? type.decode(raw) : undefined;
+}
+
+export function setProto<T>(kv: KVStore, k: Bytes, type: ProtoType<T>, value: T): void {
+  kv.set(k, type.encode(value).finish());
+}
+
+/** Decoded values under a key prefix, in key order. */
+export function* scanProto<T>(kv: KVStore, prefix: Buffer, type: ProtoType<T>): IterableIterator<[Buffer, T]> {
+  const end = prefixEndOf(prefix);
+  for (const [k, v] of kv.iterator(prefix, end)) yield [Buffer.from(k), type.decode(v)];
+}
+
+export function prefixEndOf(prefix: Buffer): Buffer | undefined {
+  const e = Buffer.from(prefix);
+  for (let i = e.length - 1; i >= 0; i--) {
+    if (e[i] < 0xff) {
+      e[i]++;
+      return e.subarray(0, i + 1);
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,285 @@
+/**
+ * x/margin keeper: free collateral, isolated positions and each market's current margin
+ * ratios (SPEC §3.3). The formulas are the pure functions of `types/risk.ts`; this keeper
+ * stores positions and moves uusdc between bank accounts and the `margin` module account.
+ *
+ * State (under the module prefix 0x04):
+ *   0x00                      → Params
+ *   0x01 ‖ owner              → Account (free collateral)
+ *   0x02 ‖ market ‖ owner     → Position
+ *   0x03 ‖ owner ‖ market     → (index: the markets an owner holds a position in)
+ *   0x04 ‖ market             → MarketRisk (multiplier, IMR, MMR, MMR target)
+ */
+import { Context } from "../../app/context";
+import { ErrInsufficientFunds } from "../../app/errors";
+import { Dec } from "../../math/decimal";
+import { PrefixKV } from "../../store/prefix";
+import { getProto, key, prefixEndOf, scanProto, setProto } from "../../store/codec";
+import { BankKeeper } from "../bank/keeper";
+import { OracleKeeper } from "../oracle/keeper";
+import { MarketKeeper } from "../clearing/markets";
+import { Account, MarketRisk, Params, Position, PositionRisk } from "../../../client/src/generated/backstop/margin/v1/margin";
+import { Market } from "../../../client/src/generated/backstop/clearing/v1/clearing";
+import {
+  accruedFunding,
+  bankruptcyPrice,
+  equity,
+  initialRequirement,
+  isBankrupt,
+  isLiquidatable,
+  maintenanceRequirement,
+  marginMultiplier,
+  PositionValues,
+  liquidationPrice,
+  scaledRatio,
+  stepMmr,
+} from "./types/risk";
+import { ErrBelowInitialMargin, ErrInsufficientCollateral, ErrNoPosition } from "./errors";
+
+export const MARGIN_STORE_PREFIX = Uint8Array.of(0x04);
+export const MARGIN_MODULE = "margin";
+const PARAMS = 0x00;
+const ACCOUNT = 0x01;
+const POSITION = 0x02;
+const BY_OWNER = 0x03;
+const RISK = 0x04;
+
+export const DEFAULT_MARGIN_PARAMS: Params = { collateralDenom: "uusdc", maxMmrStepPerBlock: "0.001" };
+
+/** The cumulative funding index of a market (USD per unit); the clearing module provides it. */
+export type FundingIndexFn = (ctx: Context, marketId: string) => Dec;
+
+export function positionValues(p: Position): PositionValues {
+  return { size: Dec.parse(p.size), entryPrice: Dec.parse(p.entryPrice), margin: BigInt(p.marginUusdc), fundingSnapshot: Dec.parse(p.fundingIndexSnapshot) };
+}
+
+export class MarginKeeper {
+  /** Until the clearing module installs its funding index, every index is zero. */
+  private fundingIndex: FundingIndexFn = () => Dec.ZERO;
+
+  constructor(
+    private readonly bank: BankKeeper,
+    private readonly oracle: OracleKeeper,
+    private readonly markets: MarketKeeper,
+  ) {}
+
+  setFundingIndex(f: FundingIndexFn): void {
+    this.fundingIndex = f;
+  }
+
+  private kv(ctx: Context): PrefixKV {
+    return new PrefixKV(ctx.store, MARGIN_STORE_PREFIX);
+  }
+
+  getParams(ctx: Context): Params {
+    return getProto(this.kv(ctx), key(PARAMS), Params) ?? DEFAULT_MARGIN_PARAMS;
+  }
+
+  setParams(ctx: Context, p: Params): void {
+    setProto(this.kv(ctx), key(PARAMS), Params, p);
+  }
+
+  // --- free collateral -------------------------------------------------------------
+
+  freeCollateral(ctx: Context, owner: string): bigint {
+    const a = getProto(this.kv(ctx), key(ACCOUNT, owner), Account);
+    return a ? BigInt(a.freeCollateralUusdc) : 0n;
+  }
+
+  private setFree(ctx: Context, owner: string, amount: bigint): void {
+    if (amount === 0n) this.kv(ctx).delete(key(ACCOUNT, owner));
+    else setProto(this.kv(ctx), key(ACCOUNT, owner), Account, { owner, freeCollateralUusdc: amount.toString() });
+  }
+
+  addFree(ctx: Context, owner: string, amount: bigint): bigint {
+    const next = this.freeCollateral(ctx, owner) + amount;
+    this.setFree(ctx, owner, next);
+    return next;
+  }
+
+  subFree(ctx: Context, owner: string, amount: bigint): bigint {
+    const have = this.freeCollateral(ctx, owner);
+    if (have < amount) throw ErrInsufficientCollateral.wrap(`free collateral ${have}uusdc is less than ${amount}uusdc`);
+    this.setFree(ctx, owner, have - amount);
+    return have - amount;
+  }
+
+  accounts(ctx: Context): Account[] {
+    return [...scanProto(this.kv(ctx), key(ACCOUNT), Account)].map(([, a]) => a);
+  }
+
+  /** CheckTx: the owner's bank balance covers a deposit (sdk/5 otherwise). */
+  checkDeposit(ctx: Context, owner: string, amount: bigint): void {
+    const denom = this.getParams(ctx).collateralDenom;
+    const have = this.bank.getBalance(ctx, owner, denom);
+    if (have < amount) throw ErrInsufficientFunds.wrap(`spendable balance ${have}${denom} is smaller than ${amount}${denom}`);
+  }
+
+  /** CheckTx: free collateral covers a withdrawal (margin/2 otherwise). */
+  checkWithdraw(ctx: Context, owner: string, amount: bigint): void {
+    const have = this.freeCollateral(ctx, owner);
+    if (have < amount) throw ErrInsufficientCollateral.wrap(`free collateral ${have}uusdc is less than ${amount}uusdc`);
+  }
+
+  /** Bank → free collateral. */
+  deposit(ctx: Context, owner: string, amount: bigint): bigint {
+    this.bank.sendToModule(ctx, owner, MARGIN_MODULE, this.getParams(ctx).collateralDenom, amount);
+    const free = this.addFree(ctx, owner, amount);
+    ctx.events.emitTyped("backstop.margin.v1.EventDeposit", { owner, amount_uusdc: amount.toString() });
+    return free;
+  }
+
+  /** Free collateral → bank. Never needs a price. */
+  withdraw(ctx: Context, owner: string, amount: bigint): bigint {
+    const free = this.subFree(ctx, owner, amount);
+    this.bank.sendFromModule(ctx, MARGIN_MODULE, owner, this.getParams(ctx).collateralDenom, amount);
+    ctx.events.emitTyped("backstop.margin.v1.EventWithdraw", { owner, amount_uusdc: amount.toString() });
+    return free;
+  }
+
+  // --- positions --------------------------------------------------------------------
+
+  getPosition(ctx: Context, owner: string, marketId: string): Position | undefined {
+    return getProto(this.kv(ctx), key(POSITION, marketId, owner), Position);
+  }
+
+  requirePosition(ctx: Context, owner: string, marketId: string): Position {
+    const p = this.getPosition(ctx, owner, marketId);
+    if (!p) throw ErrNoPosition.wrap(`${owner} has no position in ${marketId}`);
+    return p;
+  }
+
+  /** Stores a position; a flat position with no margin is deleted. */
+  setPosition(ctx: Context, p: Position): void {
+    const kv = this.kv(ctx);
+    if (Dec.parse(p.size).isZero() && BigInt(p.marginUusdc) === 0n) {
+      kv.delete(key(POSITION, p.marketId, p.owner));
+      kv.delete(key(BY_OWNER, p.owner, p.marketId));
+      return;
+    }
+    setProto(kv, key(POSITION, p.marketId, p.owner), Position, p);
+    kv.set(key(BY_OWNER, p.owner, p.marketId), new Uint8Array());
+  }
+
+  positionsOf(ctx: Context, owner: string): Position[] {
+    const kv = this.kv(ctx);
+    const prefix = key(BY_OWNER, owner);
+    const out: Position[] = [];
+    for (const [k] of kv.iterator(prefix, prefixEndOf(prefix))) {
+      const market = Buffer.from(k).subarray(prefix.length + 1).toString();
+      const p = this.getPosition(ctx, owner, market);
+      if (p) out.push(p);
+    }
+    return out;
+  }
+
+  positionsIn(ctx: Context, marketId: string): Position[] {
+    return [...scanProto(this.kv(ctx), key(POSITION, marketId), Position)].map(([, p]) => p);
+  }
+
+  allPositions(ctx: Context): Position[] {
+    return [...scanProto(this.kv(ctx), key(POSITION), Position)].map(([, p]) => p);
+  }
+
+  addPositionMargin(ctx: Context, owner: string, marketId: string, amount: bigint): bigint {
+    this.markets.require(ctx, marketId);
+    const p = this.requirePosition(ctx, owner, marketId);
+    this.subFree(ctx, owner, amount);
+    const margin = BigInt(p.marginUusdc) + amount;
+    this.setPosition(ctx, { ...p, marginUusdc: margin.toString() });
+    ctx.events.emitTyped("backstop.margin.v1.EventPositionMarginChanged", { owner, market_id: marketId, delta_uusdc: amount.toString(), margin_uusdc: margin.toString() });
+    return margin;
+  }
+
+  /** Moves margin back to free collateral; the position must still meet its initial requirement at a fresh mark. */
+  removePositionMargin(ctx: Context, owner: string, marketId: string, amount: bigint): bigint {
+    const market = this.markets.require(ctx, marketId);
+    const p = this.requirePosition(ctx, owner, marketId);
+    const margin = BigInt(p.marginUusdc);
+    if (amount > margin) throw ErrInsufficientCollateral.wrap(`position margin ${margin}uusdc is less than ${amount}uusdc`);
+    const mark = this.oracle.freshMark(ctx, market.oracleTicker);
+    const after: PositionValues = { ...positionValues(p), margin: margin - amount };
+    const e = equity(after, mark, this.fundingIndex(ctx, marketId));
+    const im = initialRequirement(after.size, mark, this.ratios(ctx, market).imr);
+    if (e < im) throw ErrBelowInitialMargin.wrap(`equity after removal ${e}uusdc would be below the initial requirement ${im}uusdc`);
+    this.setPosition(ctx, { ...p, marginUusdc: (margin - amount).toString() });
+    this.addFree(ctx, owner, amount);
+    ctx.events.emitTyped("backstop.margin.v1.EventPositionMarginChanged", { owner, market_id: marketId, delta_uusdc: (-amount).toString(), margin_uusdc: (margin - amount).toString() });
+    return margin - amount;
+  }
+
+  // --- risk ------------------------------------------------------------------------
+
+  /** The market's current ratios; before its first end-block, the targets at today's σ. */
+  ratios(ctx: Context, market: Market): { multiplier: Dec; imr: Dec; mmr: Dec; mmrTarget: Dec } {
+    const stored = getProto(this.kv(ctx), key(RISK, market.id), MarketRisk);
+    const t = this.targets(ctx, market);
+    if (!stored) return { ...t, mmr: t.mmrTarget };
+    // IMR applies at once to new exposure; MMR is the stepped value.
+    return { multiplier: t.multiplier, imr: t.imr, mmr: Dec.parse(stored.mmr), mmrTarget: t.mmrTarget };
+  }
+
+  private targets(ctx: Context, market: Market): { multiplier: Dec; imr: Dec; mmrTarget: Dec } {
+    const multiplier = marginMultiplier(this.oracle.sigma(ctx, market.oracleTicker), Dec.parse(market.volatilityTarget), Dec.parse(market.maxMarginMultiplier));
+    return { multiplier, imr: scaledRatio(Dec.parse(market.imrBase), multiplier), mmrTarget: scaledRatio(Dec.parse(market.mmrBase), multiplier) };
+  }
+
+  marketRisk(ctx: Context, market: Market): MarketRisk {
+    const r = this.ratios(ctx, market);
+    return { marketId: market.id, multiplier: r.multiplier.toString(), imr: r.imr.toString(), mmr: r.mmr.toString(), mmrTarget: r.mmrTarget.toString() };
+  }
+
+  /** End-block: each market's MMR moves toward its volatility target by at most max_mmr_step_per_block. */
+  endBlock(ctx: Context): void {
+    const step = Dec.parse(this.getParams(ctx).maxMmrStepPerBlock);
+    for (const market of this.markets.all(ctx)) {
+      const stored = getProto(this.kv(ctx), key(RISK, market.id), MarketRisk);
+      const t = this.targets(ctx, market);
+      const mmr = stored ? stepMmr(Dec.parse(stored.mmr), t.mmrTarget, step) : t.mmrTarget;
+      const next: MarketRisk = { marketId: market.id, multiplier: t.multiplier.toString(), imr: t.imr.toString(), mmr: mmr.toString(), mmrTarget: t.mmrTarget.toString() };
+      if (stored && stored.mmr === next.mmr && stored.imr === next.imr && stored.mmrTarget === next.mmrTarget) continue;
+      setProto(this.kv(ctx), key(RISK, market.id), MarketRisk, next);
+      ctx.events.emitTyped("backstop.margin.v1.EventMarginRatios", { market_id: market.id, imr: next.imr, mmr: next.mmr, mmr_target: next.mmrTarget });
+    }
+  }
+
+  storedRisks(ctx: Context): MarketRisk[] {
+    return [...scanProto(this.kv(ctx), key(RISK), MarketRisk)].map(([, r]) => r);
+  }
+
+  setStoredRisk(ctx: Context, r: MarketRisk): void {
+    setProto(this.kv(ctx), key(RISK, r.marketId), MarketRisk, r);
+  }
+
+  /** Everything a trader wants to know about a position at the current mark (stale or not). */
+  positionRisk(ctx: Context, p: Position): PositionRisk {
+    const market = this.markets.require(ctx, p.marketId);
+    const price = this.oracle.getPrice(ctx, market.oracleTicker);
+    const r = this.ratios(ctx, market);
+    const v = positionValues(p);
+    const index = this.fundingIndex(ctx, p.marketId);
+    const liq = liquidationPrice(v, index, r.mmr);
+    const bk = bankruptcyPrice(v, index);
+    const base = {
+      position: p,
+      imr: r.imr.toString(),
+      mmr: r.mmr.toString(),
+      accruedFundingUusdc: accruedFunding(v, index).toString(),
+      liquidationPrice: liq ? liq.toString() : "",
+      bankruptcyPrice: bk ? bk.toString() : "",
+    };
+    if (!price) {
+      return { ...base, markPrice: "", equityUusdc: "", initialRequirementUusdc: "", maintenanceRequirementUusdc: "", liquidatable: false, bankrupt: false };
+    }
+    const mark = Dec.parse(price.price);
+    return {
+      ...base,
+      markPrice: price.price,
+      equityUusdc: equity(v, mark, index).toString(),
+      initialRequirementUusdc: initialRequirement(v.size, mark, r.imr).toString(),
+      maintenanceRequirementUusdc: maintenanceRequirement(v.size, mark, r.mmr).toString(),
+      liquidatable: isLiquidatable(v, mark, index, r.mmr),
+      bankrupt: isBankrupt(v, mark, index),
+    };
+  }
+}
