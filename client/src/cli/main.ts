@@ -8,9 +8,10 @@ import { makeContext } from "./context";
 import { Command } from "./registry";
 import { nodeCommands } from "./commands/node";
 import { keyCommands } from "./commands/keys";
+import { chainCommands } from "./commands/chain";
 import { CliError, errorJson } from "./errors";
 
-export const commands: Command[] = [...nodeCommands, ...keyCommands];
+export const commands: Command[] = [...nodeCommands, ...keyCommands, ...chainCommands];
 
 export function register(more: readonly Command[]): void {
   commands.push(...more);
@@ -35,11 +36,18 @@ export async function main(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv);
   const aliased = args.positionals.map((w, i) => (i === 0 && w === "query" ? "q" : w));
   const found = findCommand(aliased);
-  if (!found || args.flags.has("help")) {
-    process.stdout.write(usage(found ? [...found.cmd.path] : aliased.slice(0, 2)) + "\n");
-    return found || aliased.length === 0 ? 0 : 2;
-  }
   const output = args.flags.get("output") === "json" ? "json" : "text";
+  if (!found || args.flags.has("help")) {
+    const text = usage(found ? [...found.cmd.path] : aliased.slice(0, 2));
+    if (found || aliased.length === 0) {
+      process.stdout.write(text + "\n");
+      return 0;
+    }
+    const err = new CliError(`unknown command: ${aliased.join(" ")}`, { codespace: "cli", code: 2 });
+    if (output === "json") process.stdout.write(JSON.stringify(errorJson(err)) + "\n");
+    process.stderr.write(text + "\n");
+    return 2;
+  }
   try {
     const ctx = makeContext({ positionals: found.rest, flags: args.flags });
     const code = await found.cmd.run(ctx);

@@ -1,0 +1,237 @@
+/**
+ * `backstop tx …` and `backstop q …`: transactions (signed from the keyring, simulated
+ * for gas, broadcast, and awaited until included) and queries, through the SDK.
+ */
+import { fromBech32 } from "@cosmjs/encoding";
+import { DeliverTxResponse } from "@cosmjs/stargate";
+import { Command } from "../registry";
+import { CliContext, httpEndpoint } from "../context";
+import { flag, UsageError } from "../args";
+import { CliError } from "../errors";
+import { BackstopClient, BackstopQueryError, BackstopTxError } from "../../sdk/client";
+import * as oracleQ from "../../generated/backstop/oracle/v1/query";
+import * as marginQ from "../../generated/backstop/margin/v1/query";
+import * as clearingQ from "../../generated/backstop/clearing/v1/query";
+
+/** `1000uusdc` → [amount, denom]. */
+export function parseCoin(s: string | undefined, what = "AMOUNT"): { amount: string; denom: string } {
+  const m = /^(\d+)([a-zA-Z][a-zA-Z0-9/:._-]{2,127})$/.exec(s ?? "");
+  if (!m) throw new UsageError(`${what} must be a coin like 1000000uusdc, got ${JSON.stringify(s ?? "")}`);
+  return { amount: BigInt(m[1]).toString(), denom: m[2] };
+}
+
+function isAddress(s: string): boolean {
+  try {
+    return fromBech32(s).prefix === "backstop";
+  } catch {
+    return false;
+  }
+}
+
+function arg(ctx: CliContext, i: number, name: string, usage: string): string {
+  const v = ctx.args.positionals[i];
+  if (v === undefined) throw new UsageError(`missing ${name}; usage: backstop ${usage}`);
+  return v;
+}
+
+async function signingClient(ctx: CliContext, fromArg?: string): Promise<BackstopClient> {
+  const from = fromArg ?? flag(ctx.args, "from");
+  if (!from) throw new UsageError("--from NAME|ADDRESS is required");
+  const kr = ctx.keyring();
+  let wallet;
+  try {
+    wallet = await kr.signer(from);
+  } catch (e) {
+    throw new CliError(`key ${JSON.stringify(from)}: ${(e as Error).message}`, { codespace: "cli", code: 3 });
+  }
+  return BackstopClient.connect(httpEndpoint(ctx.node), wallet, { gasPrice: flag(ctx.args, "gas-prices") });
+}
+
+async function readClient(ctx: CliContext): Promise<BackstopClient> {
+  return BackstopClient.connect(httpEndpoint(ctx.node));
+}
+
+function txJson(r: DeliverTxResponse) {
+  return {
+    txhash: r.transactionHash,
+    height: String(r.height),
+    code: r.code,
+    raw_log: r.rawLog ?? "",
+    gas_wanted: r.gasWanted.toString(),
+    gas_used: r.gasUsed.toString(),
+    events: r.events.map((e) => ({ type: e.type, attributes: e.attributes.map((a) => ({ key: a.key, value: a.value })) })),
+  };
+}
+
+/** Runs a tx through the SDK; chain refusals become CliErrors with the chain's codespace and code. */
+async function runTx(ctx: CliContext, client: BackstopClient, f: (c: BackstopClient) => Promise<DeliverTxResponse>): Promise<void> {
+  try {
+    ctx.progress("simulating, signing and broadcasting; waiting for inclusion…");
+    const r = await f(client);
+    ctx.print(txJson(r), () => `txhash: ${r.transactionHash}\nheight: ${r.height}\ncode: ${r.code}\ngas used: ${r.gasUsed}`);
+  } catch (e) {
+    if (e instanceof BackstopTxError) throw new CliError(e.message, { codespace: e.codespace, code: e.code, txhash: e.txhash });
+    throw e;
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Runs a query; chain errors carry the chain's codespace and code. */
+async function runQuery<T>(ctx: CliContext, f: (c: BackstopClient) => Promise<T>, toJson: (r: T) => unknown): Promise<void> {
+  const client = await readClient(ctx);
+  try {
+    const r = await f(client);
+    ctx.print(toJson(r));
+  } catch (e) {
+    if (e instanceof BackstopQueryError) throw new CliError(e.message, { codespace: e.codespace, code: e.code });
+    throw e;
+  } finally {
+    client.disconnect();
+  }
+}
+
+function collateral(ctx: CliContext, s: string | undefined): bigint {
+  const c = parseCoin(s);
+  if (c.denom !== "uusdc") throw new UsageError(`collateral is uusdc, got ${c.denom}`);
+  return BigInt(c.amount);
+}
+
+export const chainCommands: Command[] = [
+  // --- transactions -------------------------------------------------------------------
+  {
+    path: ["tx", "bank", "send"],
+    usage: "tx bank send FROM TO AMOUNT",
+    async run(ctx) {
+      const u = "tx bank send FROM TO AMOUNT";
+      const [from, to, amount] = [arg(ctx, 0, "FROM", u), arg(ctx, 1, "TO", u), parseCoin(arg(ctx, 2, "AMOUNT", u))];
+      if (!isAddress(to)) throw new UsageError(`TO must be a backstop1… address, got ${JSON.stringify(to)}`);
+      const c = await signingClient(ctx, from);
+      await runTx(ctx, c, (x) => x.send(to, amount.amount, amount.denom));
+    },
+  },
+  {
+    path: ["tx", "oracle", "push-price"],
+    usage: "tx oracle push-price TICKER PRICE --from FEEDER",
+    async run(ctx) {
+      const u = "tx oracle push-price TICKER PRICE";
+      const [ticker, price] = [arg(ctx, 0, "TICKER", u), arg(ctx, 1, "PRICE", u)];
+      const c = await signingClient(ctx);
+      await runTx(ctx, c, (x) => x.submitPrice(ticker, price));
+    },
+  },
+  {
+    path: ["tx", "margin", "deposit"],
+    usage: "tx margin deposit AMOUNT --from KEY",
+    async run(ctx) {
+      const amount = collateral(ctx, arg(ctx, 0, "AMOUNT", "tx margin deposit AMOUNT"));
+      const c = await signingClient(ctx);
+      await runTx(ctx, c, (x) => x.depositCollateral(amount));
+    },
+  },
+  {
+    path: ["tx", "margin", "withdraw"],
+    usage: "tx margin withdraw AMOUNT --from KEY",
+    async run(ctx) {
+      const amount = collateral(ctx, arg(ctx, 0, "AMOUNT", "tx margin withdraw AMOUNT"));
+      const c = await signingClient(ctx);
+      await runTx(ctx, c, (x) => x.withdrawCollateral(amount));
+    },
+  },
+  {
+    path: ["tx", "margin", "add-position-margin"],
+    usage: "tx margin add-position-margin MARKET AMOUNT --from KEY",
+    async run(ctx) {
+      const u = "tx margin add-position-margin MARKET AMOUNT";
+      const market = arg(ctx, 0, "MARKET", u);
+      const amount = collateral(ctx, arg(ctx, 1, "AMOUNT", u));
+      const c = await signingClient(ctx);
+      await runTx(ctx, c, (x) => x.addPositionMargin(market, amount));
+    },
+  },
+  {
+    path: ["tx", "margin", "remove-position-margin"],
+    usage: "tx margin remove-position-margin MARKET AMOUNT --from KEY",
+    async run(ctx) {
+      const u = "tx margin remove-position-margin MARKET AMOUNT";
+      const market = arg(ctx, 0, "MARKET", u);
+      const amount = collateral(ctx, arg(ctx, 1, "AMOUNT", u));
+      const c = await signingClient(ctx);
+      await runTx(ctx, c, (x) => x.removePositionMargin(market, amount));
+    },
+  },
+  // --- queries ------------------------------------------------------------------------
+  {
+    path: ["q", "bank", "balances"],
+    usage: "q bank balances ADDRESS",
+    async run(ctx) {
+      const address = arg(ctx, 0, "ADDRESS", "q bank balances ADDRESS");
+      if (!isAddress(address)) throw new UsageError(`not a backstop1… address: ${JSON.stringify(address)}`);
+      await runQuery(ctx, (c) => c.query.bank.allBalances(address), (balances) => ({ balances }));
+    },
+  },
+  {
+    path: ["q", "oracle", "price"],
+    usage: "q oracle price TICKER",
+    async run(ctx) {
+      const ticker = arg(ctx, 0, "TICKER", "q oracle price TICKER");
+      await runQuery(ctx, (c) => c.query.oracle.price(ticker), (r) => oracleQ.QueryPriceResponse.toJSON(r));
+    },
+  },
+  {
+    path: ["q", "oracle", "prices"],
+    usage: "q oracle prices",
+    run: (ctx) => runQuery(ctx, (c) => c.query.oracle.prices(), (r) => oracleQ.QueryPricesResponse.toJSON(r)),
+  },
+  {
+    path: ["q", "oracle", "volatility"],
+    usage: "q oracle volatility TICKER",
+    async run(ctx) {
+      const ticker = arg(ctx, 0, "TICKER", "q oracle volatility TICKER");
+      await runQuery(ctx, (c) => c.query.oracle.volatility(ticker), (r) => oracleQ.QueryVolatilityResponse.toJSON(r));
+    },
+  },
+  {
+    path: ["q", "oracle", "feeders"],
+    usage: "q oracle feeders",
+    run: (ctx) => runQuery(ctx, (c) => c.query.oracle.feeders(), (r) => oracleQ.QueryFeedersResponse.toJSON(r)),
+  },
+  {
+    path: ["q", "margin", "account"],
+    usage: "q margin account ADDRESS",
+    async run(ctx) {
+      const address = arg(ctx, 0, "ADDRESS", "q margin account ADDRESS");
+      await runQuery(ctx, (c) => c.query.margin.account(address), (r) => marginQ.QueryAccountResponse.toJSON(r));
+    },
+  },
+  {
+    path: ["q", "margin", "position"],
+    usage: "q margin position ADDRESS MARKET",
+    async run(ctx) {
+      const u = "q margin position ADDRESS MARKET";
+      const [address, market] = [arg(ctx, 0, "ADDRESS", u), arg(ctx, 1, "MARKET", u)];
+      await runQuery(ctx, (c) => c.query.margin.position(address, market), (r) => marginQ.QueryPositionResponse.toJSON(r));
+    },
+  },
+  {
+    path: ["q", "margin", "market-risk"],
+    usage: "q margin market-risk MARKET",
+    async run(ctx) {
+      const market = arg(ctx, 0, "MARKET", "q margin market-risk MARKET");
+      await runQuery(ctx, (c) => c.query.margin.marketRisk(market), (r) => marginQ.QueryMarketRiskResponse.toJSON(r));
+    },
+  },
+  {
+    path: ["q", "clearing", "markets"],
+    usage: "q clearing markets",
+    run: (ctx) => runQuery(ctx, (c) => c.query.clearing.markets(), (r) => clearingQ.QueryMarketsResponse.toJSON(r)),
+  },
+  {
+    path: ["q", "clearing", "market"],
+    usage: "q clearing market MARKET",
+    async run(ctx) {
+      const market = arg(ctx, 0, "MARKET", "q clearing market MARKET");
+      await runQuery(ctx, (c) => c.query.clearing.market(market), (r) => clearingQ.QueryMarketResponse.toJSON(r));
+    },
+  },
+];

@@ -1,0 +1,211 @@
+/**
+ * BackstopClient: a SigningStargateClient with every Backstop Msg registered, typed
+ * transaction methods, typed queries, and errors that carry the chain's code and
+ * codespace.
+ *
+ *   const wallet = await DirectSecp256k1HdWallet.fromMnemonic(mnemonic, { prefix: "backstop" });
+ *   const client = await BackstopClient.connect("http://127.0.0.1:26657", wallet);
+ *   await client.depositCollateral(1_000_000_000n);
+ *   const { price } = await client.query.oracle.price("BTC-USD");
+ */
+import { EncodeObject, encodePubkey, OfflineDirectSigner, OfflineSigner } from "@cosmjs/proto-signing";
+import { encodeSecp256k1Pubkey } from "@cosmjs/amino";
+import { fromHex } from "@cosmjs/encoding";
+import { AuthInfo, Fee, TxRaw } from "cosmjs-types/cosmos/tx/v1beta1/tx";
+import { SignMode } from "cosmjs-types/cosmos/tx/signing/v1beta1/signing";
+import { SimulateRequest, SimulateResponse } from "cosmjs-types/cosmos/tx/v1beta1/service";
+import {
+  BankExtension,
+  BroadcastTxError,
+  calculateFee,
+  DeliverTxResponse,
+  GasPrice,
+  QueryClient,
+  setupBankExtension,
+  SigningStargateClient,
+  StdFee,
+} from "@cosmjs/stargate";
+import { Comet38Client } from "@cosmjs/tendermint-rpc";
+import { backstopRegistry } from "./registry";
+import { ClearingExtension, MarginExtension, OracleExtension, setupClearingExtension, setupMarginExtension, setupOracleExtension } from "./queries";
+
+export type BackstopQueryClient = QueryClient & BankExtension & OracleExtension & MarginExtension & ClearingExtension;
+
+/** A transaction the chain refused, at CheckTx or in its block, with the registered error. */
+export class BackstopTxError extends Error {
+  constructor(
+    message: string,
+    readonly codespace: string,
+    readonly code: number,
+    readonly txhash?: string,
+    readonly height?: number,
+  ) {
+    super(message);
+    this.name = "BackstopTxError";
+  }
+}
+
+/** A query the chain refused, with the registered error. */
+export class BackstopQueryError extends Error {
+  constructor(
+    message: string,
+    readonly codespace: string,
+    readonly code: number,
+  ) {
+    super(message);
+    this.name = "BackstopQueryError";
+  }
+}
+
+/** CosmJS's QueryClient, but its errors keep the chain's codespace (BackstopQueryError). */
+class CodedQueryClient extends QueryClient {
+  constructor(private readonly comet: Comet38Client) {
+    super(comet);
+  }
+
+  override async queryAbci(path: string, request: Uint8Array, desiredHeight?: number): Promise<{ value: Uint8Array; height: number }> {
+    const r = await this.comet.abciQuery({ path, data: request, prove: false, height: desiredHeight });
+    if (r.code) throw new BackstopQueryError(r.log ?? "", r.codespace ?? "", r.code);
+    return { value: r.value, height: r.height ?? 0 };
+  }
+}
+
+export interface BackstopClientOptions {
+  /** Gas price for fee "auto" (default 0.025uusdc). */
+  readonly gasPrice?: string;
+  /** Multiplier on simulated gas (default 1.5). */
+  readonly gasMultiplier?: number;
+  /** How long to wait for inclusion (default 60 s) and how often to poll (default 500 ms). */
+  readonly broadcastTimeoutMs?: number;
+  readonly broadcastPollIntervalMs?: number;
+}
+
+export const COLLATERAL_DENOM = "uusdc";
+
+const coin = (amount: bigint | string, denom = COLLATERAL_DENOM) => ({ denom, amount: BigInt(amount).toString() });
+
+export class BackstopClient {
+  private constructor(
+    readonly signing: SigningStargateClient,
+    readonly query: BackstopQueryClient,
+    private readonly comet: Comet38Client,
+    readonly sender: string | undefined,
+    private readonly signer: OfflineSigner | undefined,
+    private readonly gasPrice: GasPrice,
+    private readonly gasMultiplier: number,
+  ) {}
+
+  /** Connects to a node's RPC (http://host:26657); with a signer, the first account signs. */
+  static async connect(endpoint: string, signer?: OfflineSigner, o: BackstopClientOptions = {}): Promise<BackstopClient> {
+    const comet = await Comet38Client.connect(endpoint);
+    const options = {
+      registry: backstopRegistry(),
+      gasPrice: GasPrice.fromString(o.gasPrice ?? "0.025uusdc"),
+      broadcastTimeoutMs: o.broadcastTimeoutMs ?? 60_000,
+      broadcastPollIntervalMs: o.broadcastPollIntervalMs ?? 500,
+    };
+    const readOnly: OfflineDirectSigner = {
+      getAccounts: async () => [],
+      signDirect: async () => {
+        throw new Error("this client has no signer");
+      },
+    };
+    const signing = await SigningStargateClient.createWithSigner(comet, signer ?? readOnly, options);
+    const base = new CodedQueryClient(comet);
+    const query: BackstopQueryClient = Object.assign(
+      base,
+      setupBankExtension(base),
+      setupOracleExtension(base),
+      setupMarginExtension(base),
+      setupClearingExtension(base),
+    );
+    const sender = signer ? (await signer.getAccounts())[0]?.address : undefined;
+    return new BackstopClient(signing, query, comet, sender, signer, options.gasPrice, o.gasMultiplier ?? 1.5);
+  }
+
+  disconnect(): void {
+    this.signing.disconnect();
+    this.comet.disconnect();
+  }
+
+  private from(): string {
+    if (!this.sender) throw new Error("this client has no signer");
+    return this.sender;
+  }
+
+  /**
+   * Simulates the transaction through the node (ABCI query `Simulate`) and returns the
+   * gas it used; a refusal throws BackstopTxError with the chain's codespace and code.
+   */
+  async simulate(messages: readonly EncodeObject[], memo = ""): Promise<bigint> {
+    const from = this.from();
+    const account = (await this.signer!.getAccounts()).find((a) => a.address === from);
+    if (!account) throw new Error(`signer has no account ${from}`);
+    const onChain = await this.signing.getAccount(from);
+    const bodyBytes = this.signing.registry.encodeTxBody({ messages: [...messages], memo });
+    const authInfoBytes = AuthInfo.encode(
+      AuthInfo.fromPartial({
+        signerInfos: [{ publicKey: encodePubkey(encodeSecp256k1Pubkey(account.pubkey)), modeInfo: { single: { mode: SignMode.SIGN_MODE_UNSPECIFIED } }, sequence: BigInt(onChain?.sequence ?? 0) }],
+        fee: Fee.fromPartial({}),
+      }),
+    ).finish();
+    const txBytes = TxRaw.encode({ bodyBytes, authInfoBytes, signatures: [new Uint8Array()] }).finish();
+    const r = await this.comet.abciQuery({ path: "/cosmos.tx.v1beta1.Service/Simulate", data: SimulateRequest.encode({ txBytes }).finish() });
+    if (r.code) throw new BackstopTxError(r.log ?? "", r.codespace ?? "", r.code);
+    return SimulateResponse.decode(r.value).gasInfo?.gasUsed ?? 0n;
+  }
+
+  /**
+   * Simulates, signs, broadcasts and waits for inclusion. Throws BackstopTxError when
+   * simulation, CheckTx or delivery fails, with the chain's codespace and code.
+   */
+  async signAndBroadcast(messages: readonly EncodeObject[], memo = "", fee?: StdFee): Promise<DeliverTxResponse> {
+    const from = this.from();
+    if (!fee) {
+      const gas = await this.simulate(messages, memo);
+      fee = calculateFee(Math.ceil(Number(gas) * this.gasMultiplier), this.gasPrice);
+    }
+    let res: DeliverTxResponse;
+    try {
+      res = await this.signing.signAndBroadcast(from, [...messages], fee, memo);
+    } catch (e) {
+      if (e instanceof BroadcastTxError) throw new BackstopTxError(e.log ?? e.message, e.codespace, e.code);
+      throw e;
+    }
+    if (res.code !== 0) {
+      const stored = await this.comet.tx({ hash: fromHex(res.transactionHash) });
+      throw new BackstopTxError(res.rawLog ?? `tx failed with code ${res.code}`, stored.result.codespace ?? "", res.code, res.transactionHash, res.height);
+    }
+    return res;
+  }
+
+  // --- transactions ------------------------------------------------------------------
+
+  send(to: string, amount: bigint | string, denom = COLLATERAL_DENOM): Promise<DeliverTxResponse> {
+    return this.signAndBroadcast([{ typeUrl: "/cosmos.bank.v1beta1.MsgSend", value: { fromAddress: this.from(), toAddress: to, amount: [coin(amount, denom)] } }]);
+  }
+
+  /** A feeder's price for a ticker (decimal string, USD per unit). */
+  submitPrice(ticker: string, price: string): Promise<DeliverTxResponse> {
+    return this.signAndBroadcast([{ typeUrl: "/backstop.oracle.v1.MsgSubmitPrice", value: { feeder: this.from(), ticker, price } }]);
+  }
+
+  /** Moves uusdc from the bank balance into free collateral. */
+  depositCollateral(amount: bigint | string): Promise<DeliverTxResponse> {
+    return this.signAndBroadcast([{ typeUrl: "/backstop.margin.v1.MsgDeposit", value: { owner: this.from(), amount: coin(amount) } }]);
+  }
+
+  /** Moves free collateral back to the bank balance (never waits on a price). */
+  withdrawCollateral(amount: bigint | string): Promise<DeliverTxResponse> {
+    return this.signAndBroadcast([{ typeUrl: "/backstop.margin.v1.MsgWithdraw", value: { owner: this.from(), amount: coin(amount) } }]);
+  }
+
+  addPositionMargin(marketId: string, amount: bigint | string): Promise<DeliverTxResponse> {
+    return this.signAndBroadcast([{ typeUrl: "/backstop.margin.v1.MsgAddPositionMargin", value: { owner: this.from(), marketId, amount: coin(amount) } }]);
+  }
+
+  removePositionMargin(marketId: string, amount: bigint | string): Promise<DeliverTxResponse> {
+    return this.signAndBroadcast([{ typeUrl: "/backstop.margin.v1.MsgRemovePositionMargin", value: { owner: this.from(), marketId, amount: coin(amount) } }]);
+  }
+}
+

@@ -1,0 +1,132 @@
+/**
+ * The `backstop` CLI and the SDK against a spawned localnet: every command's JSON output
+ * parses, transactions wait for inclusion, and bad input exits non-zero with the chain's
+ * codespace and code and changes nothing.
+ */
+import { execFile } from "node:child_process";
+import { rmSync } from "node:fs";
+import { promisify } from "node:util";
+import { DirectSecp256k1HdWallet } from "@cosmjs/proto-signing";
+import { stringToPath } from "@cosmjs/crypto";
+import { LOCALNET_MNEMONIC } from "../../chain/app/genesis";
+import { Dec } from "../../chain/math/decimal";
+import { BackstopClient, BackstopTxError, BackstopQueryError } from "../../client/src";
+import { BIN, NodeProcess, ROOT, spawnLocalnet, waitForHeight } from "../util/node";
+
+const run = promisify(execFile);
+const d = (s: string) => Dec.parse(s).toString();
+
+describe("backstop CLI and SDK against a localnet", () => {
+  let node: NodeProcess;
+  let cli: (...args: string[]) => Promise<{ code: number; json: any; stderr: string }>;
+  beforeAll(async () => {
+    node = await spawnLocalnet({ blockTime: "200ms" });
+    cli = async (...args: string[]) => {
+      try {
+        const { stdout, stderr } = await run(process.execPath, [BIN, ...args, "--home", node.home, "--node", `tcp://127.0.0.1:${node.port}`, "--output", "json"], { cwd: ROOT });
+        return { code: 0, json: JSON.parse(stdout), stderr };
+      } catch (e) {
+        const err = e as { code: number; stdout: string; stderr: string };
+        return { code: err.code, json: err.stdout ? JSON.parse(err.stdout) : undefined, stderr: err.stderr };
+      }
+    };
+  });
+  afterAll(async () => {
+    await node?.stop();
+    rmSync(node.home, { recursive: true, force: true });
+  });
+
+  it("keys and queries print JSON", async () => {
+    const keys = await cli("keys", "list");
+    expect(keys.code).toBe(0);
+    expect(keys.json.map((k: { name: string }) => k.name).sort()).toEqual(["alice", "bob", "carol", "dave", "liquidator", "lp1", "lp2", "oracle1", "oracle2", "validator"]);
+    const alice = (await cli("keys", "show", "alice")).json.address;
+    expect(alice).toMatch(/^backstop1/);
+    const bal = await cli("q", "bank", "balances", alice);
+    expect(bal.json.balances).toContainEqual({ denom: "uusdc", amount: "10000000000000" });
+    const price = await cli("q", "oracle", "price", "BTC-USD");
+    expect(price.json.price.price).toBe(d("60000"));
+    const markets = await cli("q", "clearing", "markets");
+    expect(markets.json.markets.map((m: { id: string }) => m.id)).toEqual(["BTC-USD", "ETH-USD", "SOL-USD"]);
+    const market = await cli("q", "clearing", "market", "SOL-USD");
+    expect(market.json.market.insurance_pool_id).toBe("alts");
+    expect(market.json.mark_price).toBe(d("150"));
+    const feeders = await cli("q", "oracle", "feeders");
+    expect(feeders.json.feeders).toHaveLength(2);
+    const risk = await cli("q", "margin", "market-risk", "BTC-USD");
+    expect(risk.json.risk.imr).toBe(d("0.05"));
+  });
+
+  it("transactions wait for inclusion; bad input exits non-zero with the chain's error and changes nothing", async () => {
+    const alice = (await cli("keys", "show", "alice")).json.address;
+    const bob = (await cli("keys", "show", "bob")).json.address;
+    const dep = await cli("tx", "margin", "deposit", "2500000uusdc", "--from", "alice");
+    expect(dep.code).toBe(0);
+    expect(dep.json).toMatchObject({ code: 0, raw_log: "" });
+    expect(Number(dep.json.height)).toBeGreaterThan(0);
+    expect(dep.json.txhash).toMatch(/^[0-9A-F]{64}$/);
+    expect(dep.json.events.map((e: { type: string }) => e.type)).toContain("backstop.margin.v1.EventDeposit");
+    expect((await cli("q", "margin", "account", alice)).json.account.free_collateral_uusdc).toBe("2500000");
+
+    // Withdrawing more than free collateral: margin/2, exit 1, nothing changes.
+    const over = await cli("tx", "margin", "withdraw", "2500001uusdc", "--from", "alice");
+    expect(over.code).toBe(1);
+    expect(over.json.error).toMatchObject({ codespace: "margin", code: 2 });
+    expect((await cli("q", "margin", "account", alice)).json.account.free_collateral_uusdc).toBe("2500000");
+    const wd = await cli("tx", "margin", "withdraw", "500000uusdc", "--from", "alice");
+    expect(wd.json.code).toBe(0);
+    expect((await cli("q", "margin", "account", alice)).json.account.free_collateral_uusdc).toBe("2000000");
+
+    // A feeder pushes a price; a non-feeder is refused with oracle/3.
+    const push = await cli("tx", "oracle", "push-price", "ETH-USD", "3100.5", "--from", "oracle1");
+    expect(push.json.code).toBe(0);
+    await waitForHeight(node.rpc, Number(push.json.height) + 1);
+    expect((await cli("q", "oracle", "price", "ETH-USD")).json.price.price).toBe(d("3100.5"));
+    const notFeeder = await cli("tx", "oracle", "push-price", "ETH-USD", "1", "--from", "alice");
+    expect(notFeeder.json.error).toMatchObject({ codespace: "oracle", code: 3 });
+    expect((await cli("q", "oracle", "price", "ETH-USD")).json.price.price).toBe(d("3100.5"));
+
+    // Unknown key, bad amount, unknown market, insufficient funds.
+    const unknownKey = await cli("tx", "margin", "deposit", "1uusdc", "--from", "mallory");
+    expect(unknownKey.code).not.toBe(0);
+    expect(unknownKey.json.error.message).toMatch(/mallory/);
+    const badAmount = await cli("tx", "margin", "deposit", "12.5uusdc", "--from", "alice");
+    expect(badAmount.code).toBe(2);
+    const unknownMarket = await cli("q", "clearing", "market", "DOGE-USD");
+    expect(unknownMarket.json.error).toMatchObject({ codespace: "clearing", code: 2 });
+    const addUnknown = await cli("tx", "margin", "add-position-margin", "DOGE-USD", "1uusdc", "--from", "alice");
+    expect(addUnknown.json.error).toMatchObject({ codespace: "clearing", code: 2 });
+    const broke = await cli("tx", "bank", "send", "alice", bob, "99999999999999999uusdc");
+    expect(broke.json.error).toMatchObject({ codespace: "sdk", code: 5 });
+    expect((await cli("q", "bank", "balances", bob)).json.balances).toContainEqual({ denom: "uusdc", amount: "10000000000000" });
+    const sent = await cli("tx", "bank", "send", "alice", bob, "1000uusdc");
+    expect(sent.json.code).toBe(0);
+    expect((await cli("q", "bank", "balances", bob)).json.balances).toContainEqual({ denom: "uusdc", amount: "10000000001000" });
+    const usage = await cli("tx", "margin");
+    expect(usage.code).not.toBe(0);
+  });
+
+  it("the SDK signs, simulates and queries with typed methods and coded errors", async () => {
+    const wallet = await DirectSecp256k1HdWallet.fromMnemonic(LOCALNET_MNEMONIC, { prefix: "backstop", hdPaths: [stringToPath("m/44'/118'/0'/0/3")] });
+    const client = await BackstopClient.connect(node.rpc, wallet);
+    try {
+      const carol = client.sender!;
+      const res = await client.depositCollateral(7_000_000n);
+      expect(res.code).toBe(0);
+      expect((await client.query.margin.account(carol)).account?.freeCollateralUusdc).toBe("7000000");
+      const err = await client.withdrawCollateral(7_000_001n).catch((e) => e);
+      expect(err).toBeInstanceOf(BackstopTxError);
+      expect([err.codespace, err.code]).toEqual(["margin", 2]);
+      const notFeeder = await client.submitPrice("BTC-USD", "1").catch((e) => e);
+      expect([notFeeder.codespace, notFeeder.code]).toEqual(["oracle", 3]);
+      const q = await client.query.oracle.price("SOL-USD");
+      expect(q.price?.price).toBe(d("150"));
+      const qe = await client.query.margin.position(carol, "BTC-USD").catch((e) => e);
+      expect(qe).toBeInstanceOf(BackstopQueryError);
+      expect([qe.codespace, qe.code]).toEqual(["margin", 3]);
+      expect((await client.query.margin.account(carol)).account?.freeCollateralUusdc).toBe("7000000");
+    } finally {
+      client.disconnect();
+    }
+  });
+});
