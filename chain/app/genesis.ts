@@ -31,6 +31,21 @@ export function defaultAppState(): Record<string, unknown> {
 /** Localnet oracle: feeders oracle1 and oracle2, a quorum of 1, the initial prices of SPEC §2. */
 export const LOCALNET_PRICES: Readonly<Record<string, string>> = { "BTC-USD": "60000", "ETH-USD": "3000", "SOL-USD": "150" };
 
+/** A localnet insurance pool: 60 s withdrawal cooldown, 20% of fees, coverage target 1. */
+export function localnetPool(id: string, markets: string[], reserve: boolean, creditLines: { lender_pool_id: string; cap_uusdc: string }[]): Record<string, unknown> {
+  return {
+    id,
+    market_ids: markets,
+    withdrawal_cooldown_seconds: "60",
+    fee_share: "0.2",
+    target_coverage: "1",
+    cap_multiple: "3",
+    critical_coverage: "0.5",
+    credit_lines: creditLines,
+    is_reserve: reserve,
+  };
+}
+
 /** A localnet market's parameters (decimals as strings, SPEC §3.3). */
 export function localnetMarket(id: string, pool: string, imr: string, mmr: string, tick: string, step: string): Record<string, unknown> {
   return {
@@ -102,5 +117,15 @@ export function localnetAppState(addresses: readonly string[]): Record<string, u
       next_order_id: "1",
     },
     margin: { params: { collateral_denom: COLLATERAL_DENOM, max_mmr_step_per_block: "0.001" }, accounts: [], positions: [], market_risks: [] },
+    insurance: {
+      params: { epoch_blocks: "100", min_locked_shares: "1000000000", max_payouts_per_block: 100, stress_floor: "0.1", stress_z: "3", stress_horizon_blocks: "100", gap_add_on: "0.05" },
+      pools: [
+        localnetPool("reserve", [], true, []),
+        localnetPool("majors", ["BTC-USD", "ETH-USD"], false, [{ lender_pool_id: "alts", cap_uusdc: "1000000000000" }]),
+        localnetPool("alts", ["SOL-USD"], false, [{ lender_pool_id: "majors", cap_uusdc: "1000000000000" }]),
+      ],
+      withdrawals: [],
+      next_withdrawal_id: "1",
+    },
   };
 }

@@ -14,6 +14,8 @@ import { MarketKeeper } from "../x/clearing/markets";
 import { ClearingModule } from "../x/clearing/module";
 import { MarginKeeper } from "../x/margin/keeper";
 import { MarginModule } from "../x/margin/module";
+import { InsuranceKeeper } from "../x/insurance/keeper";
+import { InsuranceModule } from "../x/insurance/module";
 import { FEE_COLLECTOR } from "./tx";
 
 /** Accounts owned by modules: they hold coins, cannot sign, and cannot receive MsgSend. */
@@ -25,6 +27,7 @@ export interface AppModules {
   readonly oracle: OracleKeeper;
   readonly markets: MarketKeeper;
   readonly margin: MarginKeeper;
+  readonly insurance: InsuranceKeeper;
   readonly manager: ModuleManager;
 }
 
@@ -34,6 +37,7 @@ export function buildModules(): AppModules {
   const oracle = new OracleKeeper();
   const markets = new MarketKeeper();
   const margin = new MarginKeeper(bank, oracle, markets);
+  const insurance = new InsuranceKeeper(bank);
   // Genesis and end-block order: prices first, then markets, then margin ratios.
   const manager = new ModuleManager([
     new AuthModule(auth),
@@ -41,6 +45,7 @@ export function buildModules(): AppModules {
     new OracleModule(oracle, auth),
     new ClearingModule(markets, oracle, margin, auth),
     new MarginModule(margin, markets, auth),
+    new InsuranceModule(insurance, auth),
   ]);
-  return { auth, bank, oracle, markets, margin, manager };
+  return { auth, bank, oracle, markets, margin, insurance, manager };
 }

@@ -2,76 +2,19 @@
  * x/oracle and x/margin through the real application: signed transactions in blocks,
  * queries through ABCI Query, registered errors that change nothing.
  */
-import { BackstopApp } from "../../chain/app/app";
-import { GENESIS_TIME, initLocalnetApp, runBlock, signTx, TestAccount } from "../util/localnet";
+import { TestAccount } from "../util/localnet";
+import { Chain, chain, msg } from "../util/chain";
 import { Dec } from "../../chain/math/decimal";
 import * as OracleTx from "../../client/src/generated/backstop/oracle/v1/tx";
 import * as OracleQ from "../../client/src/generated/backstop/oracle/v1/query";
 import * as MarginTx from "../../client/src/generated/backstop/margin/v1/tx";
 import * as MarginQ from "../../client/src/generated/backstop/margin/v1/query";
 import * as ClearingQ from "../../client/src/generated/backstop/clearing/v1/query";
-import { QueryBalanceRequest, QueryBalanceResponse } from "cosmjs-types/cosmos/bank/v1beta1/query";
 import { Any } from "cosmjs-types/google/protobuf/any";
 import { TxMsgData } from "cosmjs-types/cosmos/base/abci/v1beta1/abci";
 
 /** The canonical (18-place) string of a decimal. */
 const d = (s: string) => Dec.parse(s).toString();
-
-type Codec<T> = { encode(m: T): { finish(): Uint8Array }; decode(b: Uint8Array): T; fromPartial(o: any): T };
-
-function msg<T>(typeUrl: string, type: Codec<T>, value: Partial<T>): Any {
-  return { typeUrl, value: type.encode(type.fromPartial(value)).finish() };
-}
-
-class Chain {
-  height = 0n;
-  time = GENESIS_TIME;
-  private seq = new Map<string, bigint>();
-  constructor(
-    readonly app: BackstopApp,
-    readonly accounts: TestAccount[],
-  ) {}
-  /** One block of one tx per (signer, msgs); returns each tx's result. Time advances `dt` seconds. */
-  block(txs: [TestAccount, Any[]][], dt = 1n) {
-    this.height += 1n;
-    this.time += dt;
-    const bytes = txs.map(([who, msgs]) => {
-      const idx = BigInt(this.accounts.indexOf(who));
-      const s = this.seq.get(who.address) ?? 0n;
-      this.seq.set(who.address, s + 1n);
-      return signTx(who, msgs, { accountNumber: idx, sequence: s });
-    });
-    const res = runBlock(this.app, this.height, bytes, this.time);
-    return res.txResults;
-  }
-  /** Checks a tx against CheckTx without including it (the sequence is not consumed). */
-  check(who: TestAccount, msgs: Any[]) {
-    const s = this.seq.get(who.address) ?? 0n;
-    return this.app.checkTx({ tx: signTx(who, msgs, { accountNumber: BigInt(this.accounts.indexOf(who)), sequence: s }), type: 0 });
-  }
-  query<Q, R>(path: string, req: Codec<Q>, res: Codec<R>, value: Partial<Q>): R {
-    const r = this.app.query({ path, data: req.encode(req.fromPartial(value)).finish(), height: 0n, prove: false });
-    if (r.code !== 0) throw Object.assign(new Error(r.log), { code: r.code, codespace: r.codespace });
-    return res.decode(r.value);
-  }
-  queryError(path: string, req: Codec<any>, value: any): { code: number; codespace: string } {
-    const r = this.app.query({ path, data: req.encode(req.fromPartial(value)).finish(), height: 0n, prove: false });
-    return { code: r.code, codespace: r.codespace };
-  }
-  balance(addr: string): bigint {
-    const r = this.app.query({ path: "/cosmos.bank.v1beta1.Query/Balance", data: QueryBalanceRequest.encode({ address: addr, denom: "uusdc" }).finish(), height: 0n, prove: false });
-    return BigInt(QueryBalanceResponse.decode(r.value).balance!.amount);
-  }
-  free(addr: string): bigint {
-    return BigInt(this.query("/backstop.margin.v1.Query/Account", MarginQ.QueryAccountRequest, MarginQ.QueryAccountResponse, { address: addr }).account!.freeCollateralUusdc);
-  }
-  price(ticker: string) {
-    return this.query("/backstop.oracle.v1.Query/Price", OracleQ.QueryPriceRequest, OracleQ.QueryPriceResponse, { ticker });
-  }
-  sigma(ticker: string): Dec {
-    return Dec.parse(this.query("/backstop.oracle.v1.Query/Volatility", OracleQ.QueryVolatilityRequest, OracleQ.QueryVolatilityResponse, { ticker }).volatility!.sigma);
-  }
-}
 
 const submit = (feeder: string, ticker: string, price: string) => msg("/backstop.oracle.v1.MsgSubmitPrice", OracleTx.MsgSubmitPrice, { feeder, ticker, price });
 const deposit = (owner: string, amount: string, denom = "uusdc") => msg("/backstop.margin.v1.MsgDeposit", MarginTx.MsgDeposit, { owner, amount: { denom, amount } });
@@ -79,10 +22,6 @@ const withdraw = (owner: string, amount: string) => msg("/backstop.margin.v1.Msg
 const addMargin = (owner: string, marketId: string, amount: string) => msg("/backstop.margin.v1.MsgAddPositionMargin", MarginTx.MsgAddPositionMargin, { owner, marketId, amount: { denom: "uusdc", amount } });
 const removeMargin = (owner: string, marketId: string, amount: string) => msg("/backstop.margin.v1.MsgRemovePositionMargin", MarginTx.MsgRemovePositionMargin, { owner, marketId, amount: { denom: "uusdc", amount } });
 
-async function chain(edit?: (s: Record<string, any>) => void): Promise<Chain> {
-  const { app, accounts } = await initLocalnetApp(undefined, edit);
-  return new Chain(app, accounts);
-}
 
 describe("oracle", () => {
   it("localnet genesis: three markets with their prices, feeders oracle1 and oracle2", async () => {

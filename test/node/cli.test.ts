@@ -106,6 +106,44 @@ describe("backstop CLI and SDK against a localnet", () => {
     expect(usage.code).not.toBe(0);
   });
 
+  it("an LP stakes into majors and a matured withdrawal pays out automatically", async () => {
+    const lp1 = (await cli("keys", "show", "lp1")).json.address;
+    const dep = await cli("tx", "insurance", "deposit", "majors", "5000000uusdc", "--from", "lp1");
+    expect(dep.json.code).toBe(0);
+    const pool = (await cli("q", "insurance", "pool", "majors")).json;
+    expect(pool.pool).toMatchObject({ balance_uusdc: "5000000", total_shares: "5000000000000", locked_shares: "1000000000" });
+    const lp = (await cli("q", "insurance", "lp", lp1)).json;
+    expect(lp.shares).toEqual([{ pool_id: "majors", shares: "4999000000000", value_uusdc: "4999000" }]);
+    expect((await cli("q", "insurance", "pools")).json.pools.map((p: { id: string }) => p.id)).toEqual(["alts", "majors", "reserve"]);
+
+    // The authority (validator) shortens the cooldown to 2 s through the SDK.
+    const wallet = await DirectSecp256k1HdWallet.fromMnemonic(LOCALNET_MNEMONIC, { prefix: "backstop", hdPaths: [stringToPath("m/44'/118'/0'/0/0")] });
+    const admin = await BackstopClient.connect(node.rpc, wallet);
+    try {
+      const { pool: cur } = await admin.query.insurance.pool("majors");
+      const upd = await admin.signAndBroadcast([{ typeUrl: "/backstop.insurance.v1.MsgUpdatePool", value: { authority: admin.sender, pool: { ...cur, withdrawalCooldownSeconds: 2n } } }]);
+      expect(upd.code).toBe(0);
+    } finally {
+      admin.disconnect();
+    }
+
+    const bank0 = BigInt((await cli("q", "bank", "balances", lp1)).json.balances.find((b: { denom: string }) => b.denom === "uusdc").amount);
+    const req = await cli("tx", "insurance", "request-withdrawal", "majors", "2499500000000", "--from", "lp1");
+    expect(req.json.code).toBe(0);
+    const fee = bank0 - BigInt((await cli("q", "bank", "balances", lp1)).json.balances.find((b: { denom: string }) => b.denom === "uusdc").amount);
+    expect((await cli("q", "insurance", "withdrawals", lp1)).json.withdrawals).toHaveLength(1);
+    let left = 1;
+    for (let i = 0; i < 40 && left > 0; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      left = ((await cli("q", "insurance", "withdrawals", lp1)).json.withdrawals ?? []).length;
+    }
+    expect(left).toBe(0);
+    const bank1 = BigInt((await cli("q", "bank", "balances", lp1)).json.balances.find((b: { denom: string }) => b.denom === "uusdc").amount);
+    // 2,499,500,000,000 shares at 10^-6 uusdc per share.
+    expect(bank1 - bank0 + fee).toBe(2_499_500n);
+    expect((await cli("q", "insurance", "pool", "majors")).json.pool.balance_uusdc).toBe("2500500");
+  });
+
   it("the SDK signs, simulates and queries with typed methods and coded errors", async () => {
     const wallet = await DirectSecp256k1HdWallet.fromMnemonic(LOCALNET_MNEMONIC, { prefix: "backstop", hdPaths: [stringToPath("m/44'/118'/0'/0/3")] });
     const client = await BackstopClient.connect(node.rpc, wallet);

@@ -27,9 +27,18 @@ import {
 } from "@cosmjs/stargate";
 import { Comet38Client } from "@cosmjs/tendermint-rpc";
 import { backstopRegistry } from "./registry";
-import { ClearingExtension, MarginExtension, OracleExtension, setupClearingExtension, setupMarginExtension, setupOracleExtension } from "./queries";
+import {
+  ClearingExtension,
+  InsuranceExtension,
+  MarginExtension,
+  OracleExtension,
+  setupClearingExtension,
+  setupInsuranceExtension,
+  setupMarginExtension,
+  setupOracleExtension,
+} from "./queries";
 
-export type BackstopQueryClient = QueryClient & BankExtension & OracleExtension & MarginExtension & ClearingExtension;
+export type BackstopQueryClient = QueryClient & BankExtension & OracleExtension & MarginExtension & ClearingExtension & InsuranceExtension;
 
 /** A transaction the chain refused, at CheckTx or in its block, with the registered error. */
 export class BackstopTxError extends Error {
@@ -118,6 +127,7 @@ export class BackstopClient {
       setupOracleExtension(base),
       setupMarginExtension(base),
       setupClearingExtension(base),
+      setupInsuranceExtension(base),
     );
     const sender = signer ? (await signer.getAccounts())[0]?.address : undefined;
     return new BackstopClient(signing, query, comet, sender, signer, options.gasPrice, o.gasMultiplier ?? 1.5);
@@ -207,5 +217,18 @@ export class BackstopClient {
   removePositionMargin(marketId: string, amount: bigint | string): Promise<DeliverTxResponse> {
     return this.signAndBroadcast([{ typeUrl: "/backstop.margin.v1.MsgRemovePositionMargin", value: { owner: this.from(), marketId, amount: coin(amount) } }]);
   }
-}
 
+  /** Stakes uusdc into an insurance pool; mints shares at NAV. */
+  depositToPool(poolId: string, amount: bigint | string): Promise<DeliverTxResponse> {
+    return this.signAndBroadcast([{ typeUrl: "/backstop.insurance.v1.MsgDeposit", value: { depositor: this.from(), poolId, amount: coin(amount) } }]);
+  }
+
+  /** Escrows shares; after the pool's cooldown the end-block pays shares × min(NAV at request, NAV at payout). */
+  requestWithdrawal(poolId: string, shares: bigint | string): Promise<DeliverTxResponse> {
+    return this.signAndBroadcast([{ typeUrl: "/backstop.insurance.v1.MsgRequestWithdrawal", value: { owner: this.from(), poolId, shares: BigInt(shares).toString() } }]);
+  }
+
+  cancelWithdrawal(withdrawalId: bigint): Promise<DeliverTxResponse> {
+    return this.signAndBroadcast([{ typeUrl: "/backstop.insurance.v1.MsgCancelWithdrawal", value: { owner: this.from(), withdrawalId } }]);
+  }
+}

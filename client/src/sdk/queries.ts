@@ -9,6 +9,7 @@ import { createProtobufRpcClient, QueryClient } from "@cosmjs/stargate";
 import * as oracle from "../generated/backstop/oracle/v1/query";
 import * as margin from "../generated/backstop/margin/v1/query";
 import * as clearing from "../generated/backstop/clearing/v1/query";
+import * as insurance from "../generated/backstop/insurance/v1/query";
 
 export interface OracleExtension {
   readonly oracle: {
@@ -73,6 +74,31 @@ export function setupClearingExtension(base: QueryClient): ClearingExtension {
       params: () => q.Params({}),
       markets: () => q.Markets({ pagination: undefined }),
       market: (marketId) => q.Market({ marketId }),
+    },
+  };
+}
+
+export interface InsuranceExtension {
+  readonly insurance: {
+    params(): Promise<insurance.QueryParamsResponse>;
+    pools(): Promise<insurance.QueryPoolsResponse>;
+    pool(poolId: string): Promise<insurance.QueryPoolResponse>;
+    lpPosition(address: string): Promise<insurance.QueryLpPositionResponse>;
+    withdrawals(address: string): Promise<insurance.QueryWithdrawalsResponse>;
+    history(poolId: string): Promise<insurance.QueryPoolHistoryResponse>;
+  };
+}
+
+export function setupInsuranceExtension(base: QueryClient): InsuranceExtension {
+  const q = new insurance.QueryClientImpl(createProtobufRpcClient(base));
+  return {
+    insurance: {
+      params: () => q.Params({}),
+      pools: () => q.Pools({ pagination: undefined }),
+      pool: (poolId) => q.Pool({ poolId }),
+      lpPosition: (address) => q.LpPosition({ address }),
+      withdrawals: (address) => q.Withdrawals({ address, pagination: undefined }),
+      history: (poolId) => q.PoolHistory({ poolId, pagination: undefined }),
     },
   };
 }

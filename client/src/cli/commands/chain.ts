@@ -12,6 +12,7 @@ import { BackstopClient, BackstopQueryError, BackstopTxError } from "../../sdk/c
 import * as oracleQ from "../../generated/backstop/oracle/v1/query";
 import * as marginQ from "../../generated/backstop/margin/v1/query";
 import * as clearingQ from "../../generated/backstop/clearing/v1/query";
+import * as insuranceQ from "../../generated/backstop/insurance/v1/query";
 
 /** `1000uusdc` → [amount, denom]. */
 export function parseCoin(s: string | undefined, what = "AMOUNT"): { amount: string; denom: string } {
@@ -160,6 +161,39 @@ export const chainCommands: Command[] = [
       await runTx(ctx, c, (x) => x.removePositionMargin(market, amount));
     },
   },
+  {
+    path: ["tx", "insurance", "deposit"],
+    usage: "tx insurance deposit POOL AMOUNT --from KEY",
+    async run(ctx) {
+      const u = "tx insurance deposit POOL AMOUNT";
+      const pool = arg(ctx, 0, "POOL", u);
+      const amount = collateral(ctx, arg(ctx, 1, "AMOUNT", u));
+      const c = await signingClient(ctx);
+      await runTx(ctx, c, (x) => x.depositToPool(pool, amount));
+    },
+  },
+  {
+    path: ["tx", "insurance", "request-withdrawal"],
+    usage: "tx insurance request-withdrawal POOL SHARES --from KEY",
+    async run(ctx) {
+      const u = "tx insurance request-withdrawal POOL SHARES";
+      const pool = arg(ctx, 0, "POOL", u);
+      const shares = arg(ctx, 1, "SHARES", u);
+      if (!/^\d+$/.test(shares)) throw new UsageError(`SHARES must be a whole number, got ${JSON.stringify(shares)}`);
+      const c = await signingClient(ctx);
+      await runTx(ctx, c, (x) => x.requestWithdrawal(pool, shares));
+    },
+  },
+  {
+    path: ["tx", "insurance", "cancel-withdrawal"],
+    usage: "tx insurance cancel-withdrawal WITHDRAWAL_ID --from KEY",
+    async run(ctx) {
+      const id = arg(ctx, 0, "WITHDRAWAL_ID", "tx insurance cancel-withdrawal WITHDRAWAL_ID");
+      if (!/^\d+$/.test(id)) throw new UsageError(`WITHDRAWAL_ID must be a whole number, got ${JSON.stringify(id)}`);
+      const c = await signingClient(ctx);
+      await runTx(ctx, c, (x) => x.cancelWithdrawal(BigInt(id)));
+    },
+  },
   // --- queries ------------------------------------------------------------------------
   {
     path: ["q", "bank", "balances"],
@@ -232,6 +266,43 @@ export const chainCommands: Command[] = [
     async run(ctx) {
       const market = arg(ctx, 0, "MARKET", "q clearing market MARKET");
       await runQuery(ctx, (c) => c.query.clearing.market(market), (r) => clearingQ.QueryMarketResponse.toJSON(r));
+    },
+  },
+  {
+    path: ["q", "insurance", "pools"],
+    usage: "q insurance pools",
+    run: (ctx) => runQuery(ctx, (c) => c.query.insurance.pools(), (r) => insuranceQ.QueryPoolsResponse.toJSON(r)),
+  },
+  {
+    path: ["q", "insurance", "pool"],
+    usage: "q insurance pool POOL",
+    async run(ctx) {
+      const pool = arg(ctx, 0, "POOL", "q insurance pool POOL");
+      await runQuery(ctx, (c) => c.query.insurance.pool(pool), (r) => insuranceQ.QueryPoolResponse.toJSON(r));
+    },
+  },
+  {
+    path: ["q", "insurance", "withdrawals"],
+    usage: "q insurance withdrawals ADDRESS",
+    async run(ctx) {
+      const address = arg(ctx, 0, "ADDRESS", "q insurance withdrawals ADDRESS");
+      await runQuery(ctx, (c) => c.query.insurance.withdrawals(address), (r) => insuranceQ.QueryWithdrawalsResponse.toJSON(r));
+    },
+  },
+  {
+    path: ["q", "insurance", "lp"],
+    usage: "q insurance lp ADDRESS   (shares in every pool, valued at NAV, and pending withdrawals)",
+    async run(ctx) {
+      const address = arg(ctx, 0, "ADDRESS", "q insurance lp ADDRESS");
+      await runQuery(ctx, (c) => c.query.insurance.lpPosition(address), (r) => insuranceQ.QueryLpPositionResponse.toJSON(r));
+    },
+  },
+  {
+    path: ["q", "insurance", "history"],
+    usage: "q insurance history POOL   (NAV and balance per epoch)",
+    async run(ctx) {
+      const pool = arg(ctx, 0, "POOL", "q insurance history POOL");
+      await runQuery(ctx, (c) => c.query.insurance.history(pool), (r) => insuranceQ.QueryPoolHistoryResponse.toJSON(r));
     },
   },
 ];

@@ -1,0 +1,155 @@
+/**
+ * The insurance keeper against real auth and bank keepers on an in-memory store: the
+ * deficit waterfall (pool → reserve → credit lines within caps), debts repaid first from
+ * revenue, loss and gain during a withdrawal's cooldown, and conservation of uusdc and
+ * of every share denom throughout.
+ */
+import { buildModules } from "../../app/modules";
+import { Context } from "../../app/context";
+import { EventManager } from "../../app/events";
+import { GasMeter } from "../../app/gas";
+import { CacheKV } from "../../store/cache";
+import { EMPTY_READER } from "../../store/types";
+import { toAddress } from "../../crypto/keys";
+import { INSURANCE_MODULE, shareDenom } from "./keeper";
+
+const addr = (i: number) => toAddress(Uint8Array.from({ length: 20 }, (_, j) => (i * 7 + j) & 0xff));
+const LP1 = addr(1);
+const LP2 = addr(2);
+const BIG = 10n ** 15n;
+
+function setup() {
+  const m = buildModules();
+  let time = 1_000n;
+  const store = new CacheKV(EMPTY_READER);
+  const ctx = (): Context => ({ store, height: 1n, time, chainId: "t", events: new EventManager(), gas: GasMeter.infinite(), mode: "deliver" });
+  const genesis = {
+    auth: { accounts: [LP1, LP2].map((address) => ({ address, account_number: "0", sequence: "0" })) },
+    bank: { balances: [LP1, LP2].map((address) => ({ address, coins: [{ denom: "uusdc", amount: BIG.toString() }] })) },
+    insurance: {
+      params: { epoch_blocks: "100", min_locked_shares: "1000", max_payouts_per_block: 100, stress_floor: "0.1", stress_z: "3", stress_horizon_blocks: "100", gap_add_on: "0.05" },
+      pools: [
+        { id: "reserve", withdrawal_cooldown_seconds: "60", fee_share: "0", target_coverage: "1", cap_multiple: "1", critical_coverage: "0", is_reserve: true },
+        { id: "majors", market_ids: ["BTC-USD"], withdrawal_cooldown_seconds: "60", fee_share: "0.2", target_coverage: "1", cap_multiple: "3", critical_coverage: "0.5", credit_lines: [{ lender_pool_id: "alts", cap_uusdc: "300" }] },
+        { id: "alts", market_ids: ["SOL-USD"], withdrawal_cooldown_seconds: "60", fee_share: "0.2", target_coverage: "1", cap_multiple: "3", critical_coverage: "0.5", credit_lines: [] },
+      ],
+    },
+  };
+  for (const mod of m.manager.modules) {
+    const g = (genesis as Record<string, unknown>)[mod.name];
+    mod.initGenesis(ctx(), g ?? mod.defaultGenesis());
+  }
+  // The clearing module account stands in for the winners being paid.
+  const winners = () => m.bank.getBalance(ctx(), m.bank.moduleAddress("clearing"), "uusdc");
+  const total = () => m.bank.getBalance(ctx(), LP1, "uusdc") + m.bank.getBalance(ctx(), LP2, "uusdc") + m.bank.getBalance(ctx(), m.bank.moduleAddress(INSURANCE_MODULE), "uusdc") + winners();
+  const pool = (id: string) => m.insurance.requirePool(ctx(), id);
+  const balances = () => ["alts", "majors", "reserve"].map((id) => BigInt(pool(id).balanceUusdc));
+  const checkBooks = () => {
+    expect(total()).toBe(2n * BIG);
+    expect(balances().reduce((a, b) => a + b, 0n)).toBe(m.bank.getBalance(ctx(), m.bank.moduleAddress(INSURANCE_MODULE), "uusdc"));
+    for (const id of ["alts", "majors", "reserve"]) {
+      const p = pool(id);
+      const lp = m.bank.getBalance(ctx(), LP1, shareDenom(id)) + m.bank.getBalance(ctx(), LP2, shareDenom(id));
+      expect(lp + BigInt(p.escrowedShares) + BigInt(p.lockedShares)).toBe(BigInt(p.totalShares));
+      expect(m.bank.getSupply(ctx(), shareDenom(id))).toBe(BigInt(p.totalShares));
+    }
+  };
+  return { m, ctx, pool, balances, winners, checkBooks, advance: (s: bigint) => (time += s) };
+}
+
+describe("insurance keeper", () => {
+  it("pays a deficit from the pool, then the reserve, then credit lines within caps, and reports the rest", () => {
+    const { m, ctx, pool, winners, checkBooks } = setup();
+    m.insurance.deposit(ctx(), LP1, "majors", 1000n);
+    m.insurance.deposit(ctx(), LP1, "reserve", 500n);
+    m.insurance.deposit(ctx(), LP2, "alts", 1000n);
+    checkBooks();
+
+    // 700 from majors alone.
+    let out = m.insurance.coverDeficit(ctx(), "majors", 700n, "clearing", "BTC-USD");
+    expect(out).toMatchObject({ paid: 700n, unpaid: 0n });
+    expect(pool("majors").debtUusdc).toBe("0");
+    // 1,200 more: 300 from majors, 500 from the reserve, 300 from alts (its cap), 100 unpaid.
+    out = m.insurance.coverDeficit(ctx(), "majors", 1200n, "clearing", "BTC-USD");
+    expect(out.sources).toEqual([
+      { pool: "majors", amount: 300n },
+      { pool: "reserve", amount: 500n },
+      { pool: "alts", amount: 300n },
+    ]);
+    expect(out).toMatchObject({ paid: 1100n, unpaid: 100n });
+    expect(winners()).toBe(1800n);
+    expect(pool("majors")).toMatchObject({ balanceUusdc: "0", debtUusdc: "800" });
+    expect(pool("alts").balanceUusdc).toBe("700");
+    expect(pool("reserve").balanceUusdc).toBe("0");
+    // The cap binds: nothing more from alts though it still holds 700.
+    out = m.insurance.coverDeficit(ctx(), "majors", 50n, "clearing");
+    expect(out).toMatchObject({ paid: 0n, unpaid: 50n });
+    // Lenders' NAV counts what they lent; the borrower's counts its debt.
+    expect(m.insurance.book(ctx(), pool("alts")).assets).toBe(1000n);
+    expect(m.insurance.book(ctx(), pool("majors")).assets).toBe(-800n);
+    checkBooks();
+
+    // Revenue repays debts first, in line order (reserve, then alts), then adds to the balance.
+    // Revenue (fees) comes from the clearing account, which holds the 1,800 paid above.
+    m.insurance.receiveRevenue(ctx(), "majors", 600n, "clearing");
+    expect(pool("reserve").balanceUusdc).toBe("500");
+    expect(pool("alts").balanceUusdc).toBe("800");
+    expect(pool("majors")).toMatchObject({ balanceUusdc: "0", debtUusdc: "200" });
+    m.insurance.receiveRevenue(ctx(), "majors", 250n, "clearing");
+    expect(pool("alts").balanceUusdc).toBe("1000");
+    expect(pool("majors")).toMatchObject({ balanceUusdc: "50", debtUusdc: "0" });
+    checkBooks();
+  });
+
+  it("a loss during the cooldown is borne by the withdrawing LP; a gain stays in the pool", () => {
+    const { m, ctx, pool, advance, checkBooks } = setup();
+    m.insurance.deposit(ctx(), LP1, "alts", 1_000_000n);
+    m.insurance.deposit(ctx(), LP2, "alts", 1_000_000n);
+    const half = m.bank.getBalance(ctx(), LP2, shareDenom("alts"));
+    m.insurance.requestWithdrawal(ctx(), LP2, "alts", half);
+    // A 10% loss of the pool while LP2 waits.
+    m.insurance.coverDeficit(ctx(), "alts", 200_000n, "clearing");
+    advance(59n);
+    expect(m.insurance.processWithdrawals(ctx())).toBe(0);
+    advance(1n);
+    const before = m.bank.getBalance(ctx(), LP2, "uusdc");
+    expect(m.insurance.processWithdrawals(ctx())).toBe(1);
+    expect(m.bank.getBalance(ctx(), LP2, "uusdc") - before).toBe(900_000n);
+    expect(pool("alts").balanceUusdc).toBe("900000");
+    checkBooks();
+
+    // Now a gain during the cooldown: LP1 gets NAV at request, the gain stays.
+    const shares1 = m.bank.getBalance(ctx(), LP1, shareDenom("alts"));
+    m.insurance.requestWithdrawal(ctx(), LP1, "alts", shares1);
+    const navAtRequest = m.insurance.nav(ctx(), pool("alts"));
+    // Revenue into the pool from fees (moved from the clearing account, which holds the earlier 200,000).
+    m.insurance.receiveRevenue(ctx(), "alts", 90_000n, "clearing");
+    advance(60n);
+    const b1 = m.bank.getBalance(ctx(), LP1, "uusdc");
+    m.insurance.processWithdrawals(ctx());
+    const paid = m.bank.getBalance(ctx(), LP1, "uusdc") - b1;
+    expect(paid).toBe(navAtRequest.mulIntToInt(shares1, "floor"));
+    expect(paid).toBeLessThan(990_000n);
+    // What is left: the locked shares' part and the whole gain.
+    expect(BigInt(pool("alts").balanceUusdc)).toBe(990_000n - paid);
+    expect(BigInt(pool("alts").balanceUusdc)).toBeGreaterThanOrEqual(90_000n);
+    checkBooks();
+  });
+
+  it("payouts are bounded per block and go in maturity order", () => {
+    const { m, ctx, advance, checkBooks } = setup();
+    m.insurance.setParams(ctx(), { ...m.insurance.getParams(ctx()), maxPayoutsPerBlock: 2 });
+    m.insurance.deposit(ctx(), LP1, "majors", 10_000n);
+    for (let i = 0; i < 5; i++) {
+      m.insurance.requestWithdrawal(ctx(), LP1, "majors", 1_000_000n);
+      advance(1n);
+    }
+    advance(100n);
+    expect(m.insurance.processWithdrawals(ctx())).toBe(2);
+    expect(m.insurance.withdrawalsOf(ctx(), LP1).map((w) => w.id)).toEqual([3n, 4n, 5n]);
+    expect(m.insurance.processWithdrawals(ctx())).toBe(2);
+    expect(m.insurance.processWithdrawals(ctx())).toBe(1);
+    expect(m.insurance.processWithdrawals(ctx())).toBe(0);
+    checkBooks();
+  });
+});

@@ -1,0 +1,70 @@
+/** A test chain: an in-process application driven block by block with signed txs, and typed queries. */
+import { BackstopApp } from "../../chain/app/app";
+import { GENESIS_TIME, initLocalnetApp, runBlock, signTx, TestAccount } from "./localnet";
+import { Dec } from "../../chain/math/decimal";
+import * as OracleQ from "../../client/src/generated/backstop/oracle/v1/query";
+import * as MarginQ from "../../client/src/generated/backstop/margin/v1/query";
+import { QueryBalanceRequest, QueryBalanceResponse } from "cosmjs-types/cosmos/bank/v1beta1/query";
+import { Any } from "cosmjs-types/google/protobuf/any";
+
+export type Codec<T> = { encode(m: T): { finish(): Uint8Array }; decode(b: Uint8Array): T; fromPartial(o: any): T };
+
+export function msg<T>(typeUrl: string, type: Codec<T>, value: Partial<T>): Any {
+  return { typeUrl, value: type.encode(type.fromPartial(value)).finish() };
+}
+
+export class Chain {
+  height = 0n;
+  time = GENESIS_TIME;
+  private seq = new Map<string, bigint>();
+  constructor(
+    readonly app: BackstopApp,
+    readonly accounts: TestAccount[],
+  ) {}
+  /** One block of one tx per (signer, msgs); returns each tx's result. Time advances `dt` seconds. */
+  block(txs: [TestAccount, Any[]][], dt = 1n) {
+    this.height += 1n;
+    this.time += dt;
+    const bytes = txs.map(([who, msgs]) => {
+      const idx = BigInt(this.accounts.indexOf(who));
+      const s = this.seq.get(who.address) ?? 0n;
+      this.seq.set(who.address, s + 1n);
+      return signTx(who, msgs, { accountNumber: idx, sequence: s });
+    });
+    const res = runBlock(this.app, this.height, bytes, this.time);
+    return res.txResults;
+  }
+  /** Checks a tx against CheckTx without including it (the sequence is not consumed). */
+  check(who: TestAccount, msgs: Any[]) {
+    const s = this.seq.get(who.address) ?? 0n;
+    return this.app.checkTx({ tx: signTx(who, msgs, { accountNumber: BigInt(this.accounts.indexOf(who)), sequence: s }), type: 0 });
+  }
+  query<Q, R>(path: string, req: Codec<Q>, res: Codec<R>, value: Partial<Q>): R {
+    const r = this.app.query({ path, data: req.encode(req.fromPartial(value)).finish(), height: 0n, prove: false });
+    if (r.code !== 0) throw Object.assign(new Error(r.log), { code: r.code, codespace: r.codespace });
+    return res.decode(r.value);
+  }
+  queryError(path: string, req: Codec<any>, value: any): { code: number; codespace: string } {
+    const r = this.app.query({ path, data: req.encode(req.fromPartial(value)).finish(), height: 0n, prove: false });
+    return { code: r.code, codespace: r.codespace };
+  }
+  balance(addr: string, denom = "uusdc"): bigint {
+    const r = this.app.query({ path: "/cosmos.bank.v1beta1.Query/Balance", data: QueryBalanceRequest.encode({ address: addr, denom }).finish(), height: 0n, prove: false });
+    return BigInt(QueryBalanceResponse.decode(r.value).balance!.amount);
+  }
+  free(addr: string): bigint {
+    return BigInt(this.query("/backstop.margin.v1.Query/Account", MarginQ.QueryAccountRequest, MarginQ.QueryAccountResponse, { address: addr }).account!.freeCollateralUusdc);
+  }
+  price(ticker: string) {
+    return this.query("/backstop.oracle.v1.Query/Price", OracleQ.QueryPriceRequest, OracleQ.QueryPriceResponse, { ticker });
+  }
+  sigma(ticker: string): Dec {
+    return Dec.parse(this.query("/backstop.oracle.v1.Query/Volatility", OracleQ.QueryVolatilityRequest, OracleQ.QueryVolatilityResponse, { ticker }).volatility!.sigma);
+  }
+}
+
+
+export async function chain(edit?: (s: Record<string, any>) => void): Promise<Chain> {
+  const { app, accounts } = await initLocalnetApp(undefined, edit);
+  return new Chain(app, accounts);
+}
