@@ -12,6 +12,7 @@ import { OracleKeeper } from "../x/oracle/keeper";
 import { OracleModule } from "../x/oracle/module";
 import { MarketKeeper } from "../x/clearing/markets";
 import { ClearingModule } from "../x/clearing/module";
+import { ClearingKeeper } from "../x/clearing/keeper";
 import { MarginKeeper } from "../x/margin/keeper";
 import { MarginModule } from "../x/margin/module";
 import { InsuranceKeeper } from "../x/insurance/keeper";
@@ -28,6 +29,7 @@ export interface AppModules {
   readonly markets: MarketKeeper;
   readonly margin: MarginKeeper;
   readonly insurance: InsuranceKeeper;
+  readonly clearing: ClearingKeeper;
   readonly manager: ModuleManager;
 }
 
@@ -38,14 +40,15 @@ export function buildModules(): AppModules {
   const markets = new MarketKeeper();
   const margin = new MarginKeeper(bank, oracle, markets);
   const insurance = new InsuranceKeeper(bank);
+  const clearing = new ClearingKeeper(bank, markets, oracle, margin, insurance);
   // Genesis and end-block order: prices first, then markets, then margin ratios.
   const manager = new ModuleManager([
     new AuthModule(auth),
     new BankModule(bank),
     new OracleModule(oracle, auth),
-    new ClearingModule(markets, oracle, margin, auth),
+    new ClearingModule(markets, oracle, margin, auth, clearing, insurance, bank),
     new MarginModule(margin, markets, auth),
     new InsuranceModule(insurance, auth),
   ]);
-  return { auth, bank, oracle, markets, margin, insurance, manager };
+  return { auth, bank, oracle, markets, margin, insurance, clearing, manager };
 }

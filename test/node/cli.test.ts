@@ -144,6 +144,37 @@ describe("backstop CLI and SDK against a localnet", () => {
     expect((await cli("q", "insurance", "pool", "majors")).json.pool.balance_uusdc).toBe("2500500");
   });
 
+  it("two traders cross in the auction through the CLI; both positions appear and q solvency holds", async () => {
+    const dave = (await cli("keys", "show", "dave")).json.address;
+    const liq = (await cli("keys", "show", "liquidator")).json.address;
+    expect((await cli("tx", "margin", "deposit", "50000000000uusdc", "--from", "dave")).json.code).toBe(0);
+    expect((await cli("tx", "margin", "deposit", "50000000000uusdc", "--from", "liquidator")).json.code).toBe(0);
+    const ask = await cli("tx", "clearing", "place-order", "ETH-USD", "sell", "2", "3001", "--from", "liquidator");
+    expect(ask.json.code).toBe(0);
+    const book = (await cli("q", "clearing", "book", "ETH-USD")).json;
+    expect(book.asks).toEqual([{ price: d("3001"), quantity: d("2"), order_count: 1 }]);
+    expect((await cli("q", "clearing", "orders", liq)).json.orders).toHaveLength(1);
+    const bid = await cli("tx", "clearing", "place-order", "ETH-USD", "buy", "2", "3002", "--tif", "ioc", "--from", "dave");
+    expect(bid.json.code).toBe(0);
+    await waitForHeight(node.rpc, Number(bid.json.height) + 1);
+    const pd = (await cli("q", "margin", "position", dave, "ETH-USD")).json.position;
+    const pl = (await cli("q", "margin", "position", liq, "ETH-USD")).json.position;
+    expect(pd.position.size).toBe(d("2"));
+    expect(pl.position.size).toBe(d("-2"));
+    const auction = (await cli("q", "clearing", "last-auction", "ETH-USD")).json.auction;
+    expect(auction).toMatchObject({ cleared: true, matched_quantity: d("2") });
+    expect(Dec.parse(auction.clearing_price).gte(Dec.parse("3001"))).toBe(true);
+    const funding = await cli("q", "clearing", "funding", "ETH-USD");
+    expect(funding.code).toBe(0);
+    const solvency = (await cli("q", "solvency")).json;
+    expect(solvency.holds).toBe(true);
+    expect(solvency.markets.find((m: { market_id: string }) => m.market_id === "ETH-USD")).toMatchObject({ long_size: d("2"), short_size: d("2"), balanced: true });
+    const bad = await cli("tx", "clearing", "place-order", "ETH-USD", "sideways", "1", "3000", "--from", "dave");
+    expect(bad.code).toBe(2);
+    const tick = await cli("tx", "clearing", "place-order", "ETH-USD", "buy", "1", "3000.005", "--from", "dave");
+    expect(tick.json.error).toMatchObject({ codespace: "clearing", code: 5 });
+  });
+
   it("the SDK signs, simulates and queries with typed methods and coded errors", async () => {
     const wallet = await DirectSecp256k1HdWallet.fromMnemonic(LOCALNET_MNEMONIC, { prefix: "backstop", hdPaths: [stringToPath("m/44'/118'/0'/0/3")] });
     const client = await BackstopClient.connect(node.rpc, wallet);

@@ -6,6 +6,7 @@ import * as OracleQ from "../../client/src/generated/backstop/oracle/v1/query";
 import * as MarginQ from "../../client/src/generated/backstop/margin/v1/query";
 import { QueryBalanceRequest, QueryBalanceResponse } from "cosmjs-types/cosmos/bank/v1beta1/query";
 import { Any } from "cosmjs-types/google/protobuf/any";
+import { TxMsgData } from "cosmjs-types/cosmos/base/abci/v1beta1/abci";
 
 export type Codec<T> = { encode(m: T): { finish(): Uint8Array }; decode(b: Uint8Array): T; fromPartial(o: any): T };
 
@@ -17,6 +18,7 @@ export class Chain {
   height = 0n;
   time = GENESIS_TIME;
   private seq = new Map<string, bigint>();
+  private lastResults: { events: { type: string; attributes: { key: string; value: string }[] }[] }[] = [];
   constructor(
     readonly app: BackstopApp,
     readonly accounts: TestAccount[],
@@ -32,7 +34,16 @@ export class Chain {
       return signTx(who, msgs, { accountNumber: idx, sequence: s });
     });
     const res = runBlock(this.app, this.height, bytes, this.time);
+    this.lastResults = [...res.txResults, { events: res.events } as any];
     return res.txResults;
+  }
+  /** Attributes (JSON-decoded) of the last block's tx events of a type. */
+  lastEvents(type: string): Record<string, any>[] {
+    return this.lastResults.flatMap((r) => r.events.filter((e) => e.type === type).map((e) => Object.fromEntries(e.attributes.map((a) => [a.key, JSON.parse(a.value)]))));
+  }
+  /** The encoded Msg responses of a tx result. */
+  msgResponses(r: { data: Uint8Array }): Uint8Array[] {
+    return TxMsgData.decode(r.data).msgResponses.map((a) => a.value);
   }
   /** Checks a tx against CheckTx without including it (the sequence is not consumed). */
   check(who: TestAccount, msgs: Any[]) {

@@ -1,8 +1,8 @@
 /**
- * x/clearing as an app module. This part lists markets and their parameters (genesis,
- * MsgCreateMarket, MsgUpdateMarket from the authority) and serves the market queries;
- * orders, the batch auction and funding are not wired in yet (see the clearing issue),
- * so their Msgs are not registered and the chain rejects them as unknown.
+ * x/clearing as an app module: markets (genesis, MsgCreateMarket and MsgUpdateMarket
+ * from the authority), orders (MsgPlaceOrder, MsgCancelOrder), the end-block batch
+ * auction with settlement and funding, and the queries of markets, book, orders,
+ * auctions, funding and solvency. Liquidation (MsgBidLiquidation) is not registered yet.
  */
 import { AppModule, defineMsg, defineQuery } from "../../app/module";
 import { Context } from "../../app/context";
@@ -13,8 +13,29 @@ import { paginate } from "../../app/pagination";
 import { AuthKeeper } from "../auth/keeper";
 import { OracleKeeper } from "../oracle/keeper";
 import { MarginKeeper } from "../margin/keeper";
-import { MsgCreateMarket, MsgCreateMarketResponse, MsgUpdateMarket, MsgUpdateMarketResponse } from "../../../client/src/generated/backstop/clearing/v1/tx";
 import {
+  MsgCancelOrder,
+  MsgCancelOrderResponse,
+  MsgCreateMarket,
+  MsgCreateMarketResponse,
+  MsgPlaceOrder,
+  MsgPlaceOrderResponse,
+  MsgUpdateMarket,
+  MsgUpdateMarketResponse,
+} from "../../../client/src/generated/backstop/clearing/v1/tx";
+import {
+  QueryBookRequest,
+  QueryBookResponse,
+  QueryFundingRequest,
+  QueryFundingResponse,
+  QueryLastAuctionRequest,
+  QueryLastAuctionResponse,
+  QueryOrderRequest,
+  QueryOrderResponse,
+  QueryOrdersRequest,
+  QueryOrdersResponse,
+  QuerySolvencyRequest,
+  QuerySolvencyResponse,
   QueryMarketRequest,
   QueryMarketResponse,
   QueryMarketsRequest,
@@ -23,9 +44,14 @@ import {
   QueryParamsResponse,
 } from "../../../client/src/generated/backstop/clearing/v1/query";
 import { GenesisState } from "../../../client/src/generated/backstop/clearing/v1/genesis";
-import { Params } from "../../../client/src/generated/backstop/clearing/v1/clearing";
+import { Params, Side, TimeInForce } from "../../../client/src/generated/backstop/clearing/v1/clearing";
+import { ClearingKeeper, PlaceOrder } from "./keeper";
+import { solvency } from "./solvency";
+import { InsuranceKeeper } from "../insurance/keeper";
+import { BankKeeper } from "../bank/keeper";
+import { ErrInvalidOrder, ErrUnknownOrder } from "./errors";
 import { MarketKeeper, validateMarket } from "./markets";
-import { ErrMarketExists } from "./errors";
+import { ErrMarketExists, ErrUnknownMarket as ErrUnknownMarketId } from "./errors";
 
 export const DEFAULT_CLEARING_PARAMS: Params = { maxOrdersPerBlock: 10_000 };
 
@@ -39,11 +65,35 @@ export class ClearingModule implements AppModule {
     private readonly oracle: OracleKeeper,
     private readonly margin: MarginKeeper,
     auth: AuthKeeper,
+    readonly keeper: ClearingKeeper,
+    insurance: InsuranceKeeper,
+    bank: BankKeeper,
   ) {
+    const k = keeper;
     const requireAuthorityAddress = (a: string) => {
       if (!isValidAddress(a)) throw ErrInvalidAddress.wrap(`invalid authority address ${JSON.stringify(a)}`);
     };
     this.msgs = [
+      defineMsg({
+        typeUrl: "/backstop.clearing.v1.MsgPlaceOrder",
+        type: MsgPlaceOrder,
+        response: MsgPlaceOrderResponse,
+        signer: (m) => m.owner,
+        validateBasic: (m) => void toPlaceOrder(m),
+        check: (ctx, m) => void k.checkOrder(ctx, toPlaceOrder(m)),
+        handle: (ctx, m) => ({ orderId: k.place(ctx, toPlaceOrder(m)).id }),
+      }),
+      defineMsg({
+        typeUrl: "/backstop.clearing.v1.MsgCancelOrder",
+        type: MsgCancelOrder,
+        response: MsgCancelOrderResponse,
+        signer: (m) => m.owner,
+        validateBasic: (m) => {
+          if (!isValidAddress(m.owner)) throw ErrInvalidAddress.wrap(`invalid owner address ${JSON.stringify(m.owner)}`);
+          if (m.orderId <= 0n) throw ErrUnknownOrder.wrap("order id must be positive");
+        },
+        handle: (ctx, m) => (k.cancel(ctx, m.owner, m.marketId, m.orderId), {}),
+      }),
       defineMsg({
         typeUrl: "/backstop.clearing.v1.MsgCreateMarket",
         type: MsgCreateMarket,
@@ -86,8 +136,33 @@ export class ClearingModule implements AppModule {
           const s = Dec.parse(p.size);
           if (s.isPositive()) oi = oi.add(s);
         }
-        return { market, markPrice: price?.price ?? "", funding: undefined, openInterest: oi.toString() };
+        return { market, markPrice: price?.price ?? "", funding: k.getFunding(ctx, market.id), openInterest: oi.toString() };
       }),
+      defineQuery("/backstop.clearing.v1.Query/Book", QueryBookRequest, QueryBookResponse, (ctx, r) => {
+        this.markets.require(ctx, r.marketId);
+        return k.book(ctx, r.marketId);
+      }),
+      defineQuery("/backstop.clearing.v1.Query/Orders", QueryOrdersRequest, QueryOrdersResponse, (ctx, r) => {
+        if (!isValidAddress(r.address)) throw ErrInvalidAddress.wrap(`invalid address ${JSON.stringify(r.address)}`);
+        const { items, pagination } = paginate(k.ordersOf(ctx, r.address), r.pagination);
+        return { orders: items, pagination };
+      }),
+      defineQuery("/backstop.clearing.v1.Query/Order", QueryOrderRequest, QueryOrderResponse, (ctx, r) => {
+        const order = k.getOrder(ctx, r.orderId);
+        if (!order) throw ErrUnknownOrder.wrap(String(r.orderId));
+        return { order };
+      }),
+      defineQuery("/backstop.clearing.v1.Query/LastAuction", QueryLastAuctionRequest, QueryLastAuctionResponse, (ctx, r) => {
+        this.markets.require(ctx, r.marketId);
+        return { auction: k.getAuction(ctx, r.marketId) };
+      }),
+      defineQuery("/backstop.clearing.v1.Query/Funding", QueryFundingRequest, QueryFundingResponse, (ctx, r) => {
+        this.markets.require(ctx, r.marketId);
+        return { funding: k.getFunding(ctx, r.marketId) };
+      }),
+      defineQuery("/backstop.clearing.v1.Query/Solvency", QuerySolvencyRequest, QuerySolvencyResponse, (ctx) =>
+        solvency(ctx, { bank, markets: this.markets, oracle: this.oracle, margin: this.margin, insurance, clearing: k }),
+      ),
     ];
   }
 
@@ -106,9 +181,48 @@ export class ClearingModule implements AppModule {
     const gs = GenesisState.fromJSON(g);
     if (gs.orders.length > 0) throw ErrInvalidRequest.wrap("genesis orders are not supported yet");
     for (const m of gs.markets) this.list(ctx, validateMarket(m));
+    for (const f of gs.funding) {
+      this.markets.require(ctx, f.marketId);
+      this.keeper.setFunding(ctx, f);
+    }
   }
 
   exportGenesis(ctx: Context): unknown {
-    return GenesisState.toJSON({ params: DEFAULT_CLEARING_PARAMS, markets: this.markets.all(ctx), orders: [], funding: [], nextOrderId: 1n });
+    if (this.markets.all(ctx).some((m) => this.keeper.ordersIn(ctx, m.id).length > 0)) throw ErrInvalidRequest.wrap("cannot export genesis with live orders yet");
+    return GenesisState.toJSON({
+      params: DEFAULT_CLEARING_PARAMS,
+      markets: this.markets.all(ctx),
+      orders: [],
+      funding: this.markets.all(ctx).flatMap((m) => this.keeper.getFunding(ctx, m.id) ?? []),
+      nextOrderId: 1n,
+    });
   }
+
+  endBlock(ctx: Context): void {
+    this.keeper.endBlock(ctx);
+  }
+}
+
+const MARKET_ID_RE = /^[A-Z0-9]{1,16}-[A-Z0-9]{1,16}$/;
+const MAX_ORDER_DEC = Dec.fromInt(10n ** 15n);
+
+/** Stateless validation of MsgPlaceOrder (clearing/5 for anything malformed). */
+export function toPlaceOrder(m: MsgPlaceOrder): PlaceOrder {
+  if (!isValidAddress(m.owner)) throw ErrInvalidAddress.wrap(`invalid owner address ${JSON.stringify(m.owner)}`);
+  if (!MARKET_ID_RE.test(m.marketId)) throw ErrUnknownMarketId.wrap(JSON.stringify(m.marketId));
+  if (m.side !== Side.SIDE_BUY && m.side !== Side.SIDE_SELL) throw ErrInvalidOrder.wrap("side must be buy or sell");
+  const tif = m.timeInForce === TimeInForce.TIME_IN_FORCE_UNSPECIFIED ? TimeInForce.TIME_IN_FORCE_GTC : m.timeInForce;
+  if (tif !== TimeInForce.TIME_IN_FORCE_GTC && tif !== TimeInForce.TIME_IN_FORCE_IOC && tif !== TimeInForce.TIME_IN_FORCE_POST_ONLY) throw ErrInvalidOrder.wrap("time in force must be gtc, ioc or post-only");
+  const dec = (name: string, v: string) => {
+    let d: Dec;
+    try {
+      d = Dec.parse(v);
+    } catch (e) {
+      throw ErrInvalidOrder.wrap(`${name}: ${(e as Error).message}`);
+    }
+    if (!d.isPositive()) throw ErrInvalidOrder.wrap(`${name} must be positive, got ${v}`);
+    if (d.gt(MAX_ORDER_DEC)) throw ErrInvalidOrder.wrap(`${name} ${v} is out of range`);
+    return d;
+  };
+  return { owner: m.owner, marketId: m.marketId, side: m.side, price: dec("price", m.price), quantity: dec("quantity", m.quantity), tif, reduceOnly: m.reduceOnly, clientId: m.clientId };
 }

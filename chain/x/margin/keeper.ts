@@ -22,6 +22,7 @@ import { Account, MarketRisk, Params, Position, PositionRisk } from "../../../cl
 import { Market } from "../../../client/src/generated/backstop/clearing/v1/clearing";
 import {
   accruedFunding,
+  averageEntry,
   bankruptcyPrice,
   equity,
   initialRequirement,
@@ -31,6 +32,8 @@ import {
   marginMultiplier,
   PositionValues,
   liquidationPrice,
+  realizedPnl,
+  releasedMargin,
   scaledRatio,
   stepMmr,
 } from "./types/risk";
@@ -206,6 +209,94 @@ export class MarginKeeper {
     this.addFree(ctx, owner, amount);
     ctx.events.emitTyped("backstop.margin.v1.EventPositionMarginChanged", { owner, market_id: marketId, delta_uusdc: (-amount).toString(), margin_uusdc: (margin - amount).toString() });
     return margin - amount;
+  }
+
+  /** The cumulative funding index of a market now (zero until the clearing module sets one). */
+  fundingIndexOf(ctx: Context, marketId: string): Dec {
+    return this.fundingIndex(ctx, marketId);
+  }
+
+  /**
+   * Settles a fill into the owner's isolated position (SPEC §3.3): accrued funding is
+   * settled first; an increase moves notional·IMR from free collateral into the position
+   * (as much as is free: the order's reservation made it so); a reduction releases margin
+   * pro rata plus realised PnL to free collateral. A loss beyond the position's margin is
+   * a deficit, returned for the insurance pool to pay into this module's account.
+   * `q` is signed (positive: bought).
+   */
+  applyFill(ctx: Context, owner: string, marketId: string, q: Dec, price: Dec, imr: Dec): { realized: bigint; deficit: bigint; funding: bigint } {
+    const index = this.fundingIndex(ctx, marketId);
+    const cur = this.getPosition(ctx, owner, marketId);
+    let size = cur ? Dec.parse(cur.size) : Dec.ZERO;
+    let entry = cur ? Dec.parse(cur.entryPrice) : Dec.ZERO;
+    let margin = cur ? BigInt(cur.marginUusdc) : 0n;
+    const funding = cur ? accruedFunding(positionValues(cur), index) : 0n;
+    margin -= funding;
+    let realized = 0n;
+    let deficit = 0n;
+    const open = (add: Dec) => {
+      entry = size.isZero() ? price : averageEntry(size, entry, add, price);
+      size = size.add(add);
+      const need = initialRequirement(add, price, imr);
+      const free = this.freeCollateral(ctx, owner);
+      const take = need < free ? need : free;
+      if (take > 0n) this.subFree(ctx, owner, take);
+      margin += take;
+    };
+    if (size.isZero() || size.isPositive() === q.isPositive()) {
+      open(q);
+    } else {
+      const c = q.abs().lt(size.abs()) ? q.abs() : size.abs();
+      const closeSigned = size.isPositive() ? c : c.neg();
+      realized = realizedPnl(entry, closeSigned, price);
+      const released = releasedMargin(margin < 0n ? 0n : margin, closeSigned, size);
+      margin -= released;
+      size = size.sub(closeSigned);
+      const toFree = released + realized;
+      if (toFree >= 0n) {
+        if (toFree > 0n) this.addFree(ctx, owner, toFree);
+      } else margin += toFree;
+      const extra = q.add(closeSigned);
+      if (size.isZero()) {
+        entry = Dec.ZERO;
+        if (margin > 0n) {
+          this.addFree(ctx, owner, margin);
+          margin = 0n;
+        }
+      }
+      if (margin < 0n) {
+        deficit = -margin;
+        margin = 0n;
+      }
+      if (!extra.isZero()) open(extra);
+    }
+    this.setPosition(ctx, {
+      owner,
+      marketId,
+      size: size.toString(),
+      entryPrice: entry.toString(),
+      marginUusdc: margin.toString(),
+      fundingIndexSnapshot: index.toString(),
+      openedHeight: cur && !Dec.parse(cur.size).isZero() ? cur.openedHeight : ctx.height,
+    });
+    return { realized, deficit, funding };
+  }
+
+  /** Takes a fee from free collateral, then from the position's margin; returns what it could take. */
+  chargeFee(ctx: Context, owner: string, marketId: string, fee: bigint): bigint {
+    if (fee <= 0n) return 0n;
+    const free = this.freeCollateral(ctx, owner);
+    const fromFree = fee < free ? fee : free;
+    if (fromFree > 0n) this.subFree(ctx, owner, fromFree);
+    let left = fee - fromFree;
+    if (left > 0n) {
+      const p = this.getPosition(ctx, owner, marketId);
+      const m = p ? BigInt(p.marginUusdc) : 0n;
+      const take = left < m ? left : m;
+      if (p && take > 0n) this.setPosition(ctx, { ...p, marginUusdc: (m - take).toString() });
+      left -= take;
+    }
+    return fee - left;
   }
 
   // --- risk ------------------------------------------------------------------------

@@ -231,4 +231,19 @@ export class BackstopClient {
   cancelWithdrawal(withdrawalId: bigint): Promise<DeliverTxResponse> {
     return this.signAndBroadcast([{ typeUrl: "/backstop.insurance.v1.MsgCancelWithdrawal", value: { owner: this.from(), withdrawalId } }]);
   }
+
+  /** Places a limit order into the next batch auction. Quantity and price are decimal strings. */
+  placeOrder(o: { marketId: string; side: "buy" | "sell"; quantity: string; price: string; tif?: "gtc" | "ioc" | "post-only"; reduceOnly?: boolean; clientId?: bigint }): Promise<DeliverTxResponse> {
+    const tif = { gtc: 1, ioc: 2, "post-only": 3 }[o.tif ?? "gtc"];
+    return this.signAndBroadcast([
+      {
+        typeUrl: "/backstop.clearing.v1.MsgPlaceOrder",
+        value: { owner: this.from(), marketId: o.marketId, side: o.side === "buy" ? 1 : 2, price: o.price, quantity: o.quantity, timeInForce: tif, reduceOnly: o.reduceOnly ?? false, clientId: o.clientId ?? 0n },
+      },
+    ]);
+  }
+
+  cancelOrder(marketId: string, orderId: bigint): Promise<DeliverTxResponse> {
+    return this.signAndBroadcast([{ typeUrl: "/backstop.clearing.v1.MsgCancelOrder", value: { owner: this.from(), marketId, orderId } }]);
+  }
 }

@@ -64,6 +64,12 @@ export interface ClearingExtension {
     params(): Promise<clearing.QueryParamsResponse>;
     markets(): Promise<clearing.QueryMarketsResponse>;
     market(marketId: string): Promise<clearing.QueryMarketResponse>;
+    book(marketId: string): Promise<clearing.QueryBookResponse>;
+    orders(address: string): Promise<clearing.QueryOrdersResponse>;
+    order(orderId: bigint): Promise<clearing.QueryOrderResponse>;
+    lastAuction(marketId: string): Promise<clearing.QueryLastAuctionResponse>;
+    funding(marketId: string): Promise<clearing.QueryFundingResponse>;
+    solvency(): Promise<clearing.QuerySolvencyResponse>;
   };
 }
 
@@ -74,6 +80,12 @@ export function setupClearingExtension(base: QueryClient): ClearingExtension {
       params: () => q.Params({}),
       markets: () => q.Markets({ pagination: undefined }),
       market: (marketId) => q.Market({ marketId }),
+      book: (marketId) => q.Book({ marketId }),
+      orders: (address) => q.Orders({ address, pagination: undefined }),
+      order: (orderId) => q.Order({ orderId }),
+      lastAuction: (marketId) => q.LastAuction({ marketId }),
+      funding: (marketId) => q.Funding({ marketId }),
+      solvency: () => q.Solvency({}),
     },
   };
 }

@@ -194,6 +194,30 @@ export const chainCommands: Command[] = [
       await runTx(ctx, c, (x) => x.cancelWithdrawal(BigInt(id)));
     },
   },
+  {
+    path: ["tx", "clearing", "place-order"],
+    usage: "tx clearing place-order MARKET buy|sell QUANTITY PRICE [--tif gtc|ioc|post-only] [--reduce-only] --from KEY",
+    async run(ctx) {
+      const u = "tx clearing place-order MARKET buy|sell QUANTITY PRICE";
+      const [market, side, quantity, price] = [arg(ctx, 0, "MARKET", u), arg(ctx, 1, "SIDE", u), arg(ctx, 2, "QUANTITY", u), arg(ctx, 3, "PRICE", u)];
+      if (side !== "buy" && side !== "sell") throw new UsageError(`side must be buy or sell, got ${JSON.stringify(side)}`);
+      const tif = flag(ctx.args, "tif", "gtc")!;
+      if (tif !== "gtc" && tif !== "ioc" && tif !== "post-only") throw new UsageError("--tif must be gtc, ioc or post-only");
+      const c = await signingClient(ctx);
+      await runTx(ctx, c, (x) => x.placeOrder({ marketId: market, side, quantity, price, tif, reduceOnly: ctx.args.flags.has("reduce-only") }));
+    },
+  },
+  {
+    path: ["tx", "clearing", "cancel-order"],
+    usage: "tx clearing cancel-order MARKET ORDER_ID --from KEY",
+    async run(ctx) {
+      const u = "tx clearing cancel-order MARKET ORDER_ID";
+      const [market, id] = [arg(ctx, 0, "MARKET", u), arg(ctx, 1, "ORDER_ID", u)];
+      if (!/^\d+$/.test(id)) throw new UsageError(`ORDER_ID must be a whole number, got ${JSON.stringify(id)}`);
+      const c = await signingClient(ctx);
+      await runTx(ctx, c, (x) => x.cancelOrder(market, BigInt(id)));
+    },
+  },
   // --- queries ------------------------------------------------------------------------
   {
     path: ["q", "bank", "balances"],
@@ -304,5 +328,42 @@ export const chainCommands: Command[] = [
       const pool = arg(ctx, 0, "POOL", "q insurance history POOL");
       await runQuery(ctx, (c) => c.query.insurance.history(pool), (r) => insuranceQ.QueryPoolHistoryResponse.toJSON(r));
     },
+  },
+  {
+    path: ["q", "clearing", "book"],
+    usage: "q clearing book MARKET",
+    async run(ctx) {
+      const market = arg(ctx, 0, "MARKET", "q clearing book MARKET");
+      await runQuery(ctx, (c) => c.query.clearing.book(market), (r) => clearingQ.QueryBookResponse.toJSON(r));
+    },
+  },
+  {
+    path: ["q", "clearing", "orders"],
+    usage: "q clearing orders ADDRESS",
+    async run(ctx) {
+      const address = arg(ctx, 0, "ADDRESS", "q clearing orders ADDRESS");
+      await runQuery(ctx, (c) => c.query.clearing.orders(address), (r) => clearingQ.QueryOrdersResponse.toJSON(r));
+    },
+  },
+  {
+    path: ["q", "clearing", "last-auction"],
+    usage: "q clearing last-auction MARKET",
+    async run(ctx) {
+      const market = arg(ctx, 0, "MARKET", "q clearing last-auction MARKET");
+      await runQuery(ctx, (c) => c.query.clearing.lastAuction(market), (r) => clearingQ.QueryLastAuctionResponse.toJSON(r));
+    },
+  },
+  {
+    path: ["q", "clearing", "funding"],
+    usage: "q clearing funding MARKET",
+    async run(ctx) {
+      const market = arg(ctx, 0, "MARKET", "q clearing funding MARKET");
+      await runQuery(ctx, (c) => c.query.clearing.funding(market), (r) => clearingQ.QueryFundingResponse.toJSON(r));
+    },
+  },
+  {
+    path: ["q", "solvency"],
+    usage: "q solvency   (SPEC §3.9: collateral + pools ≥ positive equity + free collateral; balanced books)",
+    run: (ctx) => runQuery(ctx, (c) => c.query.clearing.solvency(), (r) => clearingQ.QuerySolvencyResponse.toJSON(r)),
   },
 ];
