@@ -18,6 +18,7 @@ export class Chain {
   height = 0n;
   time = GENESIS_TIME;
   private seq = new Map<string, bigint>();
+  private history: { type: string; attributes: { key: string; value: string }[] }[] = [];
   private lastResults: { events: { type: string; attributes: { key: string; value: string }[] }[] }[] = [];
   constructor(
     readonly app: BackstopApp,
@@ -35,11 +36,16 @@ export class Chain {
     });
     const res = runBlock(this.app, this.height, bytes, this.time);
     this.lastResults = [...res.txResults, { events: res.events } as any];
+    for (const r of this.lastResults) this.history.push(...r.events);
     return res.txResults;
   }
   /** Attributes (JSON-decoded) of the last block's tx events of a type. */
   lastEvents(type: string): Record<string, any>[] {
     return this.lastResults.flatMap((r) => r.events.filter((e) => e.type === type).map((e) => Object.fromEntries(e.attributes.map((a) => [a.key, JSON.parse(a.value)]))));
+  }
+  /** Attributes of every event of a type in every block so far. */
+  allEvents(type: string): Record<string, any>[] {
+    return this.history.filter((e) => e.type === type).map((e) => Object.fromEntries(e.attributes.map((a) => [a.key, JSON.parse(a.value)])));
   }
   /** The encoded Msg responses of a tx result. */
   msgResponses(r: { data: Uint8Array }): Uint8Array[] {

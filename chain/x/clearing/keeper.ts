@@ -16,6 +16,8 @@
  *   0x05 ‖ market           → AuctionResult (the latest auction)
  *   0x06 ‖ market           → FundingState
  *   0x07 ‖ u64 id           → reserved uusdc of an order (decimal string)
+ *   0x08 ‖ u64 seq          → Liquidation (history)
+ *   0x09                    → number of liquidations recorded (u64)
  */
 import { Context } from "../../app/context";
 import { Dec } from "../../math/decimal";
@@ -23,13 +25,13 @@ import { PrefixKV } from "../../store/prefix";
 import { getProto, key, prefixEndOf, scanProto, setProto, u64 } from "../../store/codec";
 import { BankKeeper } from "../bank/keeper";
 import { OracleKeeper } from "../oracle/keeper";
-import { MarginKeeper, MARGIN_MODULE } from "../margin/keeper";
+import { MarginKeeper, MARGIN_MODULE, positionValues } from "../margin/keeper";
 import { InsuranceKeeper } from "../insurance/keeper";
 import { FEE_COLLECTOR } from "../../app/tx";
-import { AuctionResult, FundingState, Market, MarketStatus, Order, Side, TimeInForce } from "../../../client/src/generated/backstop/clearing/v1/clearing";
+import { AuctionResult, FundingState, Liquidation, LiquidationTier, Market, MarketStatus, Order, Side, TimeInForce } from "../../../client/src/generated/backstop/clearing/v1/clearing";
 import { CLEARING_STORE_PREFIX, MarketKeeper } from "./markets";
 import { runAuction, postOnlyWouldCross, bandLimits } from "./types/auction";
-import { initialRequirement, notionalCeil } from "../margin/types/risk";
+import { bankruptcyPrice, equity, initialRequirement, notionalCeil, notionalFloor } from "../margin/types/risk";
 import {
   ErrInsufficientMargin,
   ErrInvalidOrder,
@@ -46,6 +48,8 @@ const NEXT_ID = 0x04;
 const AUCTION = 0x05;
 const FUNDING = 0x06;
 const RESERVED = 0x07;
+const LIQUIDATIONS = 0x08;
+const LIQ_COUNT = 0x09;
 
 export interface PlaceOrder {
   readonly owner: string;
@@ -262,6 +266,8 @@ export class ClearingKeeper {
       const price = this.oracle.getPrice(ctx, market.oracleTicker);
       if (!price) continue;
       const oracle = Dec.parse(price.price);
+      // Liquidation comes after the oracle and before matching (SPEC §3.6).
+      this.placeLiquidations(ctx, market, oracle);
       const clearing = this.runMarket(ctx, market, oracle);
       this.updateFunding(ctx, market, oracle, clearing);
     }
@@ -297,6 +303,82 @@ export class ClearingKeeper {
     return res.cleared ? res.price : null;
   }
 
+  /**
+   * Tier 1, the incremental close (SPEC §3.6 step 2): for every position the new mark
+   * makes liquidatable (found through the liquidation index), a reduce-only ioc order into
+   * this block's auction for the smallest part that restores E ≥ IMR·notional, at most
+   * max_liquidation_fraction_per_block of it (a position under min_liquidation_notional
+   * goes whole). Its limit is the bankruptcy price while the mark is on the solvent side
+   * of it, else the mark less liquidation_slippage.
+   */
+  placeLiquidations(ctx: Context, market: Market, mark: Dec): number {
+    const positions = this.margin.liquidatable(ctx, market, mark);
+    if (positions.length === 0) return 0;
+    const { imr } = this.margin.ratios(ctx, market);
+    const index = this.margin.fundingIndexOf(ctx, market.id);
+    const step = Dec.parse(market.stepSize);
+    const tick = Dec.parse(market.tickSize);
+    for (const p of positions) {
+      // A position already being liquidated this block (its order is live) is left alone.
+      if (this.ordersOf(ctx, p.owner).some((o) => o.marketId === market.id && o.isLiquidation)) continue;
+      const v = positionValues(p);
+      const abs = v.size.abs();
+      const e = equity(v, mark, index);
+      let qty: Dec;
+      if (notionalFloor(abs, mark) < BigInt(market.minLiquidationNotionalUusdc) || e <= 0n) qty = abs;
+      else {
+        // |s| − E/(IMR·mark), rounded up to the step; capped by the per-block fraction.
+        const keep = Dec.ratio(e, 1_000_000n, "floor").div(imr.mul(mark, "ceil"), "floor");
+        let need = keep.gte(abs) ? step : abs.sub(keep);
+        need = roundUpTo(need, step);
+        const cap = roundUpTo(abs.mul(Dec.parse(market.maxLiquidationFractionPerBlock), "ceil"), step);
+        qty = Dec.min(Dec.min(need, cap), abs);
+      }
+      if (!qty.isPositive()) continue;
+      const long = v.size.isPositive();
+      const bk = bankruptcyPrice(v, index) ?? mark;
+      const slip = Dec.parse(market.liquidationSlippage);
+      const solvent = long ? mark.gt(bk) : mark.lt(bk);
+      let limit = solvent ? bk : long ? mark.mul(Dec.ONE.sub(slip), "floor") : mark.mul(Dec.ONE.add(slip), "ceil");
+      limit = long ? roundUpTo(Dec.max(limit, tick), tick) : roundDownTo(limit, tick);
+      const order: Order = {
+        id: this.nextOrderId(ctx),
+        owner: p.owner,
+        marketId: market.id,
+        side: long ? Side.SIDE_SELL : Side.SIDE_BUY,
+        price: limit.toString(),
+        quantity: qty.toString(),
+        filledQuantity: Dec.ZERO.toString(),
+        timeInForce: TimeInForce.TIME_IN_FORCE_IOC,
+        reduceOnly: true,
+        clientId: 0n,
+        placedHeight: ctx.height,
+        isLiquidation: true,
+      };
+      this.putOrder(ctx, order);
+      ctx.events.emitTyped("backstop.clearing.v1.EventOrderPlaced", { order: Order.toJSON(order) });
+    }
+    return positions.length;
+  }
+
+  private recordLiquidation(ctx: Context, l: Liquidation): void {
+    const kv = this.kv(ctx);
+    const seqKey = key(LIQUIDATIONS);
+    const next = this.liquidationCount(ctx) + 1n;
+    setProto(kv, Buffer.concat([seqKey, u64(next)]), Liquidation, l);
+    kv.set(key(LIQ_COUNT), u64(next));
+    ctx.events.emitTyped("backstop.clearing.v1.EventLiquidation", { liquidation: Liquidation.toJSON(l) });
+  }
+
+  liquidationCount(ctx: Context): bigint {
+    const raw = this.kv(ctx).get(key(LIQ_COUNT));
+    return raw ? Buffer.from(raw).readBigUInt64BE() : 0n;
+  }
+
+  liquidations(ctx: Context): Liquidation[] {
+    return [...scanProto(this.kv(ctx), key(LIQUIDATIONS), Liquidation)].map(([, l]) => l);
+  }
+
   private settleFill(ctx: Context, market: Market, o: Order, qty: Dec, price: Dec, imr: Dec): void {
     const total = Dec.parse(o.quantity).sub(Dec.parse(o.filledQuantity));
     // Release the filled part of the reservation (all of it when the order completes).
@@ -309,6 +391,27 @@ export class ClearingKeeper {
     const maker = o.placedHeight < ctx.height;
     const signed = o.side === Side.SIDE_BUY ? qty : qty.neg();
     const { realized, deficit } = this.margin.applyFill(ctx, o.owner, market.id, signed, price, imr);
+    if (o.isLiquidation) {
+      // The liquidation fee (rate × closed notional, capped by what equity is left) goes to the pool;
+      // a deficit is paid by the pool at once (tier 3), so the counterparties are paid in full.
+      const fee = this.margin.chargeFromMargin(ctx, o.owner, market.id, Dec.parse(market.liquidationFeeRate).mulIntToInt(notionalCeil(qty, price), "ceil"));
+      if (fee > 0n) this.insurance.receiveRevenue(ctx, market.insurancePoolId, fee, MARGIN_MODULE);
+      const unpaid = deficit > 0n ? this.payDeficit(ctx, market, deficit) : 0n;
+      this.recordLiquidation(ctx, { height: ctx.height, marketId: market.id, owner: o.owner, tier: LiquidationTier.LIQUIDATION_TIER_INCREMENTAL, quantity: qty.toString(), price: price.toString(), feeUusdc: fee.toString(), deficitUusdc: deficit.toString() });
+      ctx.events.emitTyped("backstop.clearing.v1.EventFill", {
+        order_id: o.id.toString(),
+        owner: o.owner,
+        market_id: market.id,
+        side: o.side === Side.SIDE_BUY ? "SIDE_BUY" : "SIDE_SELL",
+        quantity: qty.toString(),
+        price: price.toString(),
+        fee_uusdc: fee.toString(),
+        maker: false,
+        realized_pnl_uusdc: realized.toString(),
+      });
+      void unpaid; // reported by the insurance module's EventDeficitCovered (unpaid_uusdc); ADL is not implemented yet
+      return;
+    }
     const rate = Dec.parse(maker ? market.makerFeeRate : market.takerFeeRate);
     const fee = this.margin.chargeFee(ctx, o.owner, market.id, rate.mulIntToInt(notionalCeil(qty, price), "ceil"));
     if (fee > 0n) this.distributeFee(ctx, market, fee);
@@ -372,4 +475,13 @@ export class ClearingKeeper {
     }
     this.setFunding(ctx, next);
   }
+}
+
+function roundUpTo(x: Dec, step: Dec): Dec {
+  const r = x.raw % step.raw;
+  return r === 0n ? x : Dec.fromRaw(x.raw - r + step.raw);
+}
+
+function roundDownTo(x: Dec, step: Dec): Dec {
+  return Dec.fromRaw(x.raw - (x.raw % step.raw));
 }

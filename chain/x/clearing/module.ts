@@ -2,7 +2,9 @@
  * x/clearing as an app module: markets (genesis, MsgCreateMarket and MsgUpdateMarket
  * from the authority), orders (MsgPlaceOrder, MsgCancelOrder), the end-block batch
  * auction with settlement and funding, and the queries of markets, book, orders,
- * auctions, funding and solvency. Liquidation (MsgBidLiquidation) is not registered yet.
+ * auctions, funding, liquidations and solvency. Tier 1 of liquidation (the incremental
+ * close through the auction, deficits paid by the pool) runs in the end-block; the
+ * liquidation auction (MsgBidLiquidation), pool takeover and ADL are not built yet.
  */
 import { AppModule, defineMsg, defineQuery } from "../../app/module";
 import { Context } from "../../app/context";
@@ -36,6 +38,8 @@ import {
   QueryOrdersResponse,
   QuerySolvencyRequest,
   QuerySolvencyResponse,
+  QueryLiquidationsRequest,
+  QueryLiquidationsResponse,
   QueryMarketRequest,
   QueryMarketResponse,
   QueryMarketsRequest,
@@ -159,6 +163,10 @@ export class ClearingModule implements AppModule {
       defineQuery("/backstop.clearing.v1.Query/Funding", QueryFundingRequest, QueryFundingResponse, (ctx, r) => {
         this.markets.require(ctx, r.marketId);
         return { funding: k.getFunding(ctx, r.marketId) };
+      }),
+      defineQuery("/backstop.clearing.v1.Query/Liquidations", QueryLiquidationsRequest, QueryLiquidationsResponse, (ctx, r) => {
+        const { items, pagination } = paginate(k.liquidations(ctx).reverse(), r.pagination);
+        return { liquidations: items, pagination };
       }),
       defineQuery("/backstop.clearing.v1.Query/Solvency", QuerySolvencyRequest, QuerySolvencyResponse, (ctx) =>
         solvency(ctx, { bank, markets: this.markets, oracle: this.oracle, margin: this.margin, insurance, clearing: k }),

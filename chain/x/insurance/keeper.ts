@@ -322,6 +322,7 @@ export class InsuranceKeeper {
     for (const s of sources) {
       ctx.events.emitTyped("backstop.insurance.v1.EventDeficitCovered", { pool_id: poolId, source_pool_id: s.pool, amount_uusdc: s.amount.toString(), market_id: marketId, unpaid_uusdc: left.toString() });
     }
+    if (sources.length === 0) ctx.events.emitTyped("backstop.insurance.v1.EventDeficitCovered", { pool_id: poolId, source_pool_id: "", amount_uusdc: "0", market_id: marketId, unpaid_uusdc: left.toString() });
     return { paid, unpaid: left, sources };
   }
 

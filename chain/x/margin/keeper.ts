@@ -9,6 +9,7 @@
  *   0x02 ‖ market ‖ owner     → Position
  *   0x03 ‖ owner ‖ market     → (index: the markets an owner holds a position in)
  *   0x04 ‖ market             → MarketRisk (multiplier, IMR, MMR, MMR target)
+ *   0x05 ‖ market ‖ side ‖ key ‖ owner → (the liquidation index; see `indexKey`)
  */
 import { Context } from "../../app/context";
 import { ErrInsufficientFunds } from "../../app/errors";
@@ -32,6 +33,7 @@ import {
   marginMultiplier,
   PositionValues,
   liquidationPrice,
+  UUSDC_PER_USD,
   realizedPnl,
   releasedMargin,
   scaledRatio,
@@ -46,6 +48,37 @@ const ACCOUNT = 0x01;
 const POSITION = 0x02;
 const BY_OWNER = 0x03;
 const RISK = 0x04;
+const LIQ_INDEX = 0x05;
+const LONG = 0x00;
+const SHORT = 0x01;
+const KEY_OFFSET = 1n << 255n;
+
+/**
+ * The liquidation index orders positions by an MMR- and funding-free key:
+ *   long  (s > 0): key = entry − margin/s − snapshot
+ *   short (q = −s): key = entry + margin/q − snapshot
+ * With I the market's funding index, a long is liquidatable iff key > mark·(1 − MMR) − I
+ * and a short iff key < mark·(1 + MMR) − I; its liquidation price is (key + I)/(1 ∓ MMR).
+ * MMR and I are common to the market, so the order never changes when they move: finding
+ * the k positions a new mark crosses is an ordered scan from one end, O(k · log n).
+ */
+export function liquidationKey(p: Position): { side: number; key: Dec } | null {
+  const v = positionValues(p);
+  if (v.size.isZero()) return null;
+  const m = Dec.ratio(v.margin, UUSDC_PER_USD, "floor");
+  if (v.size.isPositive()) return { side: LONG, key: v.entryPrice.sub(m.div(v.size, "floor")).sub(v.fundingSnapshot) };
+  return { side: SHORT, key: v.entryPrice.add(m.div(v.size.abs(), "floor")).sub(v.fundingSnapshot) };
+}
+
+function encodeKey(k: Dec): Buffer {
+  const b = Buffer.alloc(32);
+  let x = k.raw + KEY_OFFSET;
+  for (let i = 31; i >= 0; i--) {
+    b[i] = Number(x & 0xffn);
+    x >>= 8n;
+  }
+  return b;
+}
 
 export const DEFAULT_MARGIN_PARAMS: Params = { collateralDenom: "uusdc", maxMmrStepPerBlock: "0.001" };
 
@@ -152,9 +185,20 @@ export class MarginKeeper {
     return p;
   }
 
-  /** Stores a position; a flat position with no margin is deleted. */
+  private indexEntry(p: Position): Buffer | null {
+    const k = liquidationKey(p);
+    if (!k) return null;
+    return Buffer.concat([key(LIQ_INDEX, p.marketId), Buffer.of(k.side), encodeKey(k.key), Buffer.from(p.owner)]);
+  }
+
+  /** Stores a position (keeping the liquidation index current); a flat position with no margin is deleted. */
   setPosition(ctx: Context, p: Position): void {
     const kv = this.kv(ctx);
+    const old = this.getPosition(ctx, p.owner, p.marketId);
+    const oldEntry = old ? this.indexEntry(old) : null;
+    const newEntry = Dec.parse(p.size).isZero() ? null : this.indexEntry(p);
+    if (oldEntry && (!newEntry || !oldEntry.equals(newEntry))) kv.delete(oldEntry);
+    if (newEntry && (!oldEntry || !oldEntry.equals(newEntry))) kv.set(newEntry, new Uint8Array());
     if (Dec.parse(p.size).isZero() && BigInt(p.marginUusdc) === 0n) {
       kv.delete(key(POSITION, p.marketId, p.owner));
       kv.delete(key(BY_OWNER, p.owner, p.marketId));
@@ -297,6 +341,45 @@ export class MarginKeeper {
       left -= take;
     }
     return fee - left;
+  }
+
+  /**
+   * The liquidatable positions of a market at `mark`, found through the liquidation index:
+   * longs from the highest key down, shorts from the lowest key up, stopping at the first
+   * that the mark does not cross (each candidate is confirmed with the exact E < MM).
+   */
+  liquidatable(ctx: Context, market: Market, mark: Dec): Position[] {
+    const kv = this.kv(ctx);
+    const mmr = this.ratios(ctx, market).mmr;
+    const index = this.fundingIndex(ctx, market.id);
+    // A hair of slack for the rounding of keys; candidates are confirmed exactly.
+    const slack = Dec.fromRaw(mark.raw / 1_000_000_000n + 1n);
+    const out: Position[] = [];
+    const confirm = (k: Uint8Array): boolean => {
+      const owner = Buffer.from(k).subarray(prefixLen + 1 + 32).toString();
+      const p = this.getPosition(ctx, owner, market.id);
+      if (p && isLiquidatable(positionValues(p), mark, index, mmr)) out.push(p);
+      return true;
+    };
+    const base = key(LIQ_INDEX, market.id);
+    const prefixLen = base.length;
+    const longT = mark.mul(Dec.ONE.sub(mmr), "floor").sub(index).sub(slack);
+    const longP = Buffer.concat([base, Buffer.of(LONG)]);
+    for (const [k] of kv.iterator(Buffer.concat([longP, encodeKey(longT)]), prefixEndOf(longP), true)) confirm(k);
+    const shortT = mark.mul(Dec.ONE.add(mmr), "ceil").sub(index).add(slack);
+    const shortP = Buffer.concat([base, Buffer.of(SHORT)]);
+    for (const [k] of kv.iterator(shortP, Buffer.concat([shortP, encodeKey(shortT)]))) confirm(k);
+    return out;
+  }
+
+  /** Charges up to `fee` from a position's margin (a liquidation fee); returns what it took. */
+  chargeFromMargin(ctx: Context, owner: string, marketId: string, fee: bigint): bigint {
+    const p = this.getPosition(ctx, owner, marketId);
+    if (!p || fee <= 0n) return 0n;
+    const m = BigInt(p.marginUusdc);
+    const take = fee < m ? fee : m;
+    if (take > 0n) this.setPosition(ctx, { ...p, marginUusdc: (m - take).toString() });
+    return take > 0n ? take : 0n;
   }
 
   // --- risk ------------------------------------------------------------------------
