@@ -4,7 +4,7 @@ NPM   ?= npm
 NODE  ?= node
 JEST_FLAGS ?=
 
-.PHONY: install proto proto-check build lint test test-long localnet bench clean
+.PHONY: install proto proto-check build lint test test-long localnet scenario bench clean
 
 node_modules/.installed: package.json package-lock.json
 	$(NPM) ci --no-audit --no-fund
@@ -41,6 +41,10 @@ test-long: build
 ## localnet: a fresh single-validator chain on 127.0.0.1:26657 (chain-id backstop-local-1, 1 s blocks)
 localnet: build
 	$(NODE) bin/backstop localnet --reset $(LOCALNET_FLAGS)
+
+## scenario: against a running localnet, LPs stake, traders lever up, the oracle crashes 30%; prints liquidations, pool payouts, the winner's payout and solvency
+scenario: build
+	$(NODE) dist/scripts/scenario.js $(SCENARIO_FLAGS)
 
 ## bench: the SPEC §5 benchmarks; figures go to bench/results.json
 bench: build

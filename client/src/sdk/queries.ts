@@ -70,6 +70,7 @@ export interface ClearingExtension {
     lastAuction(marketId: string): Promise<clearing.QueryLastAuctionResponse>;
     funding(marketId: string): Promise<clearing.QueryFundingResponse>;
     solvency(): Promise<clearing.QuerySolvencyResponse>;
+    liquidations(): Promise<clearing.QueryLiquidationsResponse>;
   };
 }
 
@@ -86,6 +87,7 @@ export function setupClearingExtension(base: QueryClient): ClearingExtension {
       lastAuction: (marketId) => q.LastAuction({ marketId }),
       funding: (marketId) => q.Funding({ marketId }),
       solvency: () => q.Solvency({}),
+      liquidations: () => q.Liquidations({ pagination: undefined }),
     },
   };
 }

@@ -362,6 +362,11 @@ export const chainCommands: Command[] = [
     },
   },
   {
+    path: ["q", "clearing", "liquidations"],
+    usage: "q clearing liquidations   (newest first)",
+    run: (ctx) => runQuery(ctx, (c) => c.query.clearing.liquidations(), (r) => clearingQ.QueryLiquidationsResponse.toJSON(r)),
+  },
+  {
     path: ["q", "solvency"],
     usage: "q solvency   (SPEC §3.9: collateral + pools ≥ positive equity + free collateral; balanced books)",
     run: (ctx) => runQuery(ctx, (c) => c.query.clearing.solvency(), (r) => clearingQ.QuerySolvencyResponse.toJSON(r)),
