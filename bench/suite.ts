@@ -2,6 +2,7 @@
 import secp256k1 from "secp256k1";
 import { createHash, randomBytes } from "node:crypto";
 import { BackstopApp } from "../chain/app/app";
+import { riskBench } from "./risk";
 import { initLocalnetApp, msgSend, runBlock, signTx, TestAccount } from "../test/util/localnet";
 
 export interface BenchResult {
@@ -40,16 +41,22 @@ const sigVerify: Benchmark = {
  * FinalizeBlock throughput with pre-signed transactions: decode, verify, execute and
  * commit, through the ABCI interface, on an application on disk.
  */
-export function finalizeBlockBench(makeTxs: (accounts: TestAccount[], count: number) => Promise<Uint8Array[]>, label: string): Benchmark {
+export function finalizeBlockBench(
+  makeTxs: (accounts: TestAccount[], count: number) => Promise<Uint8Array[]>,
+  label: string,
+  o: { name?: string; figure?: string; setup?: () => Promise<{ accounts: TestAccount[]; edit: (state: Record<string, any>) => void }> } = {},
+): Benchmark {
   return {
-    name: "finalize_block",
+    name: o.name ?? "finalize_block",
     description: `FinalizeBlock + Commit with pre-signed ${label}`,
     async run() {
       const { mkdtempSync, rmSync } = await import("node:fs");
       const { tmpdir } = await import("node:os");
       const { join } = await import("node:path");
       const dir = mkdtempSync(join(tmpdir(), "backstop-bench-"));
-      const { app, accounts } = await initLocalnetApp(dir);
+      const extra = o.setup ? await o.setup() : undefined;
+      const { app, accounts: base } = await initLocalnetApp(dir, extra?.edit);
+      const accounts = extra ? extra.accounts : base;
       runBlock(app, 1n, []);
       const perBlock = 5000;
       const blocks = 4;
@@ -64,7 +71,7 @@ export function finalizeBlockBench(makeTxs: (accounts: TestAccount[], count: num
       app.close();
       rmSync(dir, { recursive: true, force: true });
       if (ok !== perBlock * blocks) throw new Error(`only ${ok} of ${perBlock * blocks} txs succeeded`);
-      return { figures: { finalize_block_tx_per_s: Math.round(ok / s) }, notes: `${blocks} blocks of ${perBlock} ${label}` };
+      return { figures: { [o.figure ?? "finalize_block_tx_per_s"]: Math.round(ok / s) }, notes: `${blocks} blocks of ${perBlock} ${label}` };
     },
   };
 }
@@ -81,6 +88,52 @@ async function bankSends(accounts: TestAccount[], count: number): Promise<Uint8A
   return out;
 }
 
-export const benchmarks: Benchmark[] = [sigVerify, finalizeBlockBench(bankSends, "bank sends")];
+/**
+ * 1,000 traders (beyond the localnet's ten), each with 10,000 USDC of free collateral in
+ * genesis; their account numbers follow the localnet's.
+ */
+async function traders(): Promise<{ accounts: TestAccount[]; edit: (state: Record<string, any>) => void }> {
+  const { toBech32 } = await import("@cosmjs/encoding");
+  const { pubkeyToAddressBytes, moduleAddress } = await import("../chain/crypto/keys");
+  const accounts: TestAccount[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const privkey = createHash("sha256").update(`backstop bench trader ${i}`).digest();
+    const pubkey = secp256k1.publicKeyCreate(privkey, true);
+    accounts.push({ name: `trader${i}`, address: toBech32("backstop", pubkeyToAddressBytes(pubkey)), privkey, pubkey });
+  }
+  const free = 10_000_000_000n;
+  return {
+    accounts,
+    edit(state) {
+      for (const a of accounts) {
+        state.auth.accounts.push({ address: a.address, account_number: "0", sequence: "0" });
+        state.bank.balances.push({ address: a.address, coins: [{ denom: "uusdc", amount: "1000000000" }] });
+        state.margin.accounts.push({ owner: a.address, free_collateral_uusdc: free.toString() });
+      }
+      state.bank.balances.push({ address: moduleAddress("margin"), coins: [{ denom: "uusdc", amount: (free * BigInt(accounts.length)).toString() }] });
+    },
+  };
+}
+
+/** Pre-signed orders: trader 2k buys and 2k+1 sells 0.001 BTC at 60,000, so every block's auction matches them all. */
+async function orders(accounts: TestAccount[], count: number): Promise<Uint8Array[]> {
+  const { MsgPlaceOrder } = await import("../client/src/generated/backstop/clearing/v1/tx");
+  const seq = accounts.map(() => 0n);
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    const a = i % accounts.length;
+    const value = MsgPlaceOrder.encode({ owner: accounts[a].address, marketId: "BTC-USD", side: a % 2 === 0 ? 1 : 2, price: "60000", quantity: "0.001", timeInForce: 1, reduceOnly: false, clientId: BigInt(i) }).finish();
+    out.push(signTx(accounts[a], [{ typeUrl: "/backstop.clearing.v1.MsgPlaceOrder", value }], { accountNumber: BigInt(10 + a), sequence: seq[a]++ }));
+  }
+  return out;
+}
+
+const scale = Number(process.env.BENCH_POSITIONS ?? 1_000_000);
+export const benchmarks: Benchmark[] = [
+  sigVerify,
+  finalizeBlockBench(orders, "order transactions (matched in each block's auction)", { setup: traders }),
+  finalizeBlockBench(bankSends, "bank sends", { name: "finalize_block_bank", figure: "finalize_block_bank_tx_per_s" }),
+  riskBench(scale, Math.min(10_000, scale / 10)),
+];
 
 export type { BackstopApp };

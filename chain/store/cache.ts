@@ -3,6 +3,7 @@
  * parent only on `write()`; dropping the branch discards them. Every transaction runs
  * on a branch of the block's branch, which runs on the committed store.
  */
+import BTree from "sorted-btree";
 import { Bytes, Change, KVReader, KVStore, compareBytes, toBuffer } from "./types";
 
 interface Entry {
@@ -12,8 +13,8 @@ interface Entry {
 
 export class CacheKV implements KVStore {
   private readonly writes = new Map<string, Entry>();
-  /** Keys of `writes` in ascending order; rebuilt lazily when a new key was added. */
-  private sorted: Entry[] | null = [];
+  /** The same entries in key order (a B+ tree: O(log n) insert, ordered range scans). */
+  private readonly ordered = new BTree<Buffer, Entry>(undefined, Buffer.compare);
 
   constructor(private readonly parent: KVReader) {}
 
@@ -42,8 +43,9 @@ export class CacheKV implements KVStore {
       e.value = value;
       return;
     }
-    this.writes.set(id, { key: Buffer.from(key), value });
-    this.sorted = null;
+    const entry = { key: Buffer.from(key), value };
+    this.writes.set(id, entry);
+    this.ordered.set(entry.key, entry);
   }
 
   /** Number of keys written (or deleted) in this branch. */
@@ -52,10 +54,7 @@ export class CacheKV implements KVStore {
   }
 
   private sortedEntries(): Entry[] {
-    if (this.sorted === null) {
-      this.sorted = [...this.writes.values()].sort((a, b) => Buffer.compare(a.key, b.key));
-    }
-    return this.sorted;
+    return [...this.ordered.values()];
   }
 
   /** The branch's changes in ascending key order. */
@@ -76,16 +75,26 @@ export class CacheKV implements KVStore {
   /** Discards every change of this branch. */
   reset(): void {
     this.writes.clear();
-    this.sorted = [];
+    this.ordered.clear();
   }
 
   *iterator(start?: Bytes, end?: Bytes, reverse = false): IterableIterator<[Bytes, Bytes]> {
-    const local = this.sortedEntries();
-    // The slice of local entries within [start, end), by binary search.
-    const lo = start ? lowerBound(local, start) : 0;
-    const hi = end ? lowerBound(local, end) : local.length;
-    const mine = local.slice(lo, hi);
-    if (reverse) mine.reverse();
+    const lo = start ? toBuffer(start) : undefined;
+    const hi = end ? toBuffer(end) : undefined;
+    // This branch's entries within [start, end), in the iteration's order, found in the
+    // tree in O(log n) and copied, so that callers may write to the branch while iterating.
+    const mine: Entry[] = [];
+    if (reverse) {
+      for (const [k, e] of hi ? this.ordered.entriesReversed(hi, undefined, true) : this.ordered.entriesReversed()) {
+        if (lo && Buffer.compare(k, lo) < 0) break;
+        mine.push(e);
+      }
+    } else {
+      for (const [k, e] of this.ordered.entries(lo)) {
+        if (hi && Buffer.compare(k, hi) >= 0) break;
+        mine.push(e);
+      }
+    }
     const theirs = this.parent.iterator(start, end, reverse);
     let t = theirs.next();
     let i = 0;
@@ -101,16 +110,4 @@ export class CacheKV implements KVStore {
       }
     }
   }
-}
-
-function lowerBound(entries: readonly Entry[], key: Bytes): number {
-  const k = toBuffer(key);
-  let lo = 0;
-  let hi = entries.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (Buffer.compare(entries[mid].key, k) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

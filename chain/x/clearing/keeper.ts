@@ -319,8 +319,7 @@ export class ClearingKeeper {
     const step = Dec.parse(market.stepSize);
     const tick = Dec.parse(market.tickSize);
     for (const p of positions) {
-      // A position already being liquidated this block (its order is live) is left alone.
-      if (this.ordersOf(ctx, p.owner).some((o) => o.marketId === market.id && o.isLiquidation)) continue;
+      // (Liquidation orders are ioc: none is live from an earlier block.)
       const v = positionValues(p);
       const abs = v.size.abs();
       const e = equity(v, mark, index);
