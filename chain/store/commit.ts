@@ -77,6 +77,9 @@ export class CommitStore implements KVReader {
     this.backend.writeCommit(staged.changes, staged.trie, { height, appHash });
     this.info = { height, appHash: Buffer.from(appHash) };
     this.staged = null;
+    // Loaded trie nodes are on disk now: drop them so memory does not grow with the
+    // state (the next block reloads the paths it touches, O(changed keys · log n)).
+    this.trie.unload();
   }
 
   /** Forgets a staged block: the trie is reloaded from the last commit. */
