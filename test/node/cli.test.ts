@@ -3,14 +3,14 @@
  * parses, transactions wait for inclusion, and bad input exits non-zero with the chain's
  * codespace and code and changes nothing.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { promisify } from "node:util";
 import { DirectSecp256k1HdWallet } from "@cosmjs/proto-signing";
 import { stringToPath } from "@cosmjs/crypto";
 import { LOCALNET_MNEMONIC } from "../../chain/app/genesis";
 import { Dec } from "../../chain/math/decimal";
-import { BackstopClient, BackstopTxError, BackstopQueryError } from "../../client/src";
+import { BackstopClient, BackstopTxError, BackstopQueryError, streamEvents, BackstopEvent } from "../../client/src";
 import { BIN, NodeProcess, ROOT, spawnLocalnet, waitForHeight } from "../util/node";
 
 const run = promisify(execFile);
@@ -42,6 +42,14 @@ describe("backstop CLI and SDK against a localnet", () => {
     expect(keys.json.map((k: { name: string }) => k.name).sort()).toEqual(["alice", "bob", "carol", "dave", "liquidator", "lp1", "lp2", "oracle1", "oracle2", "validator"]);
     const alice = (await cli("keys", "show", "alice")).json.address;
     expect(alice).toMatch(/^backstop1/);
+    // keys add: a new key with its mnemonic, and the same key recovered from that mnemonic on stdin.
+    const added = await cli("keys", "add", "fresh");
+    expect(added.code).toBe(0);
+    expect(added.json.mnemonic.split(" ")).toHaveLength(24);
+    const rec = spawnSync(process.execPath, [BIN, "keys", "add", "fresh2", "--recover", "--home", node.home, "--output", "json"], { cwd: ROOT, input: added.json.mnemonic });
+    expect(rec.status).toBe(0);
+    expect(JSON.parse(rec.stdout.toString()).address).toBe(added.json.address);
+    expect((await cli("keys", "add", "fresh")).code).not.toBe(0);
     const bal = await cli("q", "bank", "balances", alice);
     expect(bal.json.balances).toContainEqual({ denom: "uusdc", amount: "10000000000000" });
     const price = await cli("q", "oracle", "price", "BTC-USD");
@@ -164,6 +172,13 @@ describe("backstop CLI and SDK against a localnet", () => {
     const auction = (await cli("q", "clearing", "last-auction", "SOL-USD")).json.auction;
     expect(auction).toMatchObject({ cleared: true, matched_quantity: d("20") });
     expect(Dec.parse(auction.clearing_price).gte(Dec.parse("150"))).toBe(true);
+    const added = await cli("tx", "margin", "add-position-margin", "SOL-USD", "1000000uusdc", "--from", "dave");
+    expect(added.json.code).toBe(0);
+    expect((await cli("q", "margin", "position", dave, "SOL-USD")).json.position.position.margin_uusdc).toBe(String(BigInt(pd.position.margin_uusdc) + 1_000_000n));
+    const removed = await cli("tx", "margin", "remove-position-margin", "SOL-USD", "500000uusdc", "--from", "dave");
+    expect(removed.json.code).toBe(0);
+    const tooMuch = await cli("tx", "margin", "remove-position-margin", "SOL-USD", "99999999999uusdc", "--from", "dave");
+    expect(tooMuch.json.error.codespace).toBe("margin");
     const funding = await cli("q", "clearing", "funding", "SOL-USD");
     expect(funding.code).toBe(0);
     const solvency = (await cli("q", "solvency")).json;
@@ -186,14 +201,42 @@ describe("backstop CLI and SDK against a localnet", () => {
       const err = await client.withdrawCollateral(7_000_001n).catch((e) => e);
       expect(err).toBeInstanceOf(BackstopTxError);
       expect([err.codespace, err.code]).toEqual(["margin", 2]);
+      expect((await client.query.margin.account(carol)).account?.freeCollateralUusdc).toBe("7000000");
       const notFeeder = await client.submitPrice("BTC-USD", "1").catch((e) => e);
       expect([notFeeder.codespace, notFeeder.code]).toEqual(["oracle", 3]);
+      // The event stream delivers the fills of an auction, typed.
+      const seen: (BackstopEvent & { height: number })[] = [];
+      const stream = await streamEvents(node.rpc.replace("http", "ws"), (e) => seen.push(e));
+      const bobWallet = await DirectSecp256k1HdWallet.fromMnemonic(LOCALNET_MNEMONIC, { prefix: "backstop", hdPaths: [stringToPath("m/44'/118'/0'/0/2")] });
+      const bob = await BackstopClient.connect(node.rpc, bobWallet);
+      try {
+        await bob.depositCollateral(5_000_000_000n);
+        await client.depositCollateral(5_000_000_000n);
+        const ask = await bob.placeOrder({ marketId: "SOL-USD", side: "sell", quantity: "3", price: "150" });
+        const askId = (await bob.query.clearing.orders(bob.sender!)).orders[0].id;
+        await client.placeOrder({ marketId: "SOL-USD", side: "buy", quantity: "1", price: "150", tif: "ioc" });
+        for (let i = 0; i < 40 && seen.filter((e) => e.kind === "fill").length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+        const fills = seen.filter((e): e is Extract<BackstopEvent, { kind: "fill" }> & { height: number } => e.kind === "fill");
+        expect(fills.map((f) => [f.owner, f.side, f.quantity])).toEqual(
+          expect.arrayContaining([
+            [carol, "buy", "1.000000000000000000"],
+            [bob.sender, "sell", "1.000000000000000000"],
+          ]),
+        );
+        expect(fills.every((f) => f.height > ask.height)).toBe(true);
+        // The rest of bob's ask is cancelled by him.
+        const cx = await bob.cancelOrder("SOL-USD", askId);
+        expect(cx.code).toBe(0);
+        expect((await bob.query.clearing.orders(bob.sender!)).orders).toEqual([]);
+      } finally {
+        stream.stop();
+        bob.disconnect();
+      }
       const q = await client.query.oracle.price("SOL-USD");
       expect(q.price?.price).toBe(d("150"));
       const qe = await client.query.margin.position(carol, "BTC-USD").catch((e) => e);
       expect(qe).toBeInstanceOf(BackstopQueryError);
       expect([qe.codespace, qe.code]).toEqual(["margin", 3]);
-      expect((await client.query.margin.account(carol)).account?.freeCollateralUusdc).toBe("7000000");
     } finally {
       client.disconnect();
     }
