@@ -1,14 +1,26 @@
 /**
  * The mempool: transactions that passed CheckTx, in arrival order, deduplicated by
- * hash, bounded in count and bytes. After every block the remaining ones are rechecked
- * against the new state and those that fail are evicted.
+ * hash, bounded in count and bytes overall and in count per sender (the first signer's
+ * public key), so one account cannot fill it. After every block the remaining ones are
+ * rechecked against the new state and those that fail are evicted.
  */
 import { createHash } from "node:crypto";
+import { AuthInfo, TxRaw } from "cosmjs-types/cosmos/tx/v1beta1/tx";
 
 export interface MempoolTx {
   readonly tx: Uint8Array;
   readonly hash: string; // uppercase hex
   readonly gasWanted: bigint;
+}
+
+/** The sender of a tx that passed CheckTx: its first signer's public key (hex), or "" if absent. */
+export function txSender(tx: Uint8Array): string {
+  try {
+    const info = AuthInfo.decode(TxRaw.decode(tx).authInfoBytes).signerInfos[0];
+    return info?.publicKey ? Buffer.from(info.publicKey.value).toString("hex") : "";
+  } catch {
+    return "";
+  }
 }
 
 export class MempoolFullError extends Error {}
@@ -18,7 +30,8 @@ export function txHash(tx: Uint8Array): string {
 }
 
 export class Mempool {
-  private readonly byHash = new Map<string, MempoolTx>();
+  private readonly byHash = new Map<string, MempoolTx & { sender: string }>();
+  private readonly perSender = new Map<string, number>();
   private bytes = 0;
   /** Hashes of recently committed txs (rejected on re-broadcast). */
   private readonly recent = new Map<string, number>();
@@ -28,6 +41,7 @@ export class Mempool {
     readonly maxBytes = 256 * 1024 * 1024,
     readonly maxTxBytes = 1024 * 1024,
     private readonly recentBlocks = 100,
+    readonly maxPerSender = 10_000,
   ) {}
 
   get size(): number {
@@ -46,11 +60,25 @@ export class Mempool {
     return this.recent.has(hash);
   }
 
+  /** Throws MempoolFullError if a tx of this size from this sender could not be added (checked before CheckTx). */
+  admit(tx: Uint8Array): void {
+    if (this.byHash.size >= this.maxTxs || this.bytes + tx.length > this.maxBytes) {
+      throw new MempoolFullError(`mempool is full: number of txs ${this.byHash.size} (max: ${this.maxTxs}), total txs bytes ${this.bytes} (max: ${this.maxBytes})`);
+    }
+    const sender = txSender(tx);
+    const n = this.perSender.get(sender) ?? 0;
+    if (sender && n >= this.maxPerSender) throw new MempoolFullError(`sender has ${n} transactions in the mempool (max: ${this.maxPerSender})`);
+  }
+
   add(t: MempoolTx): void {
     if (this.byHash.size >= this.maxTxs || this.bytes + t.tx.length > this.maxBytes) {
       throw new MempoolFullError(`mempool is full: number of txs ${this.byHash.size} (max: ${this.maxTxs}), total txs bytes ${this.bytes} (max: ${this.maxBytes})`);
     }
-    this.byHash.set(t.hash, t);
+    const sender = txSender(t.tx);
+    const n = this.perSender.get(sender) ?? 0;
+    if (sender && n >= this.maxPerSender) throw new MempoolFullError(`sender has ${n} transactions in the mempool (max: ${this.maxPerSender})`);
+    this.byHash.set(t.hash, { ...t, sender });
+    this.perSender.set(sender, n + 1);
     this.bytes += t.tx.length;
   }
 
@@ -83,6 +111,9 @@ export class Mempool {
     if (!t) return;
     this.byHash.delete(hash);
     this.bytes -= t.tx.length;
+    const n = (this.perSender.get(t.sender) ?? 1) - 1;
+    if (n > 0) this.perSender.set(t.sender, n);
+    else this.perSender.delete(t.sender);
   }
 
   /** Removes the committed txs of block `height` and remembers them. */
