@@ -83,6 +83,8 @@ export function riskBench(n: number, crossing: number): Benchmark {
         }
         (globalThis as { gc?: () => void }).gc?.(); // make bench runs node --expose-gc: measure live memory, not garbage
         const rss = process.memoryUsage().rss / 2 ** 20;
+        const heap = process.memoryUsage().heapUsed / 2 ** 20;
+        const external = process.memoryUsage().external / 2 ** 20;
 
         // Restart: close and reopen the store, then answer the first sweep.
         store.close();
@@ -102,7 +104,7 @@ export function riskBench(n: number, crossing: number): Benchmark {
             [`rss_mib_${suffix}`]: Math.round(rss),
             [`restart_s_${suffix}`]: Math.round(restartS * 1000) / 1000,
           },
-          notes: `${liquidated} liquidation orders in the crash block; loading ${n} positions took ${loadS.toFixed(1)} s`,
+          notes: `${liquidated} liquidation orders in the crash block; loading ${n} positions took ${loadS.toFixed(1)} s; JS heap ${Math.round(heap)} MiB, external ${Math.round(external)} MiB`,
         };
       } finally {
         rmSync(dir, { recursive: true, force: true });

@@ -3,6 +3,7 @@ import secp256k1 from "secp256k1";
 import { createHash, randomBytes } from "node:crypto";
 import { BackstopApp } from "../chain/app/app";
 import { riskBench } from "./risk";
+import { rpcBench } from "./rpc";
 import { initLocalnetApp, msgSend, runBlock, signTx, TestAccount } from "../test/util/localnet";
 
 export interface BenchResult {
@@ -133,6 +134,7 @@ export const benchmarks: Benchmark[] = [
   sigVerify,
   finalizeBlockBench(orders, "order transactions (matched in each block's auction)", { setup: traders }),
   finalizeBlockBench(bankSends, "bank sends", { name: "finalize_block_bank", figure: "finalize_block_bank_tx_per_s" }),
+  rpcBench(20_000),
   riskBench(scale, Math.min(10_000, scale / 10)),
 ];
 

@@ -5,7 +5,8 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-export const ROOT = join(__dirname, "..", "..");
+/** The repository root, from test/util (ts) or dist/test/util (compiled, as the benchmarks run it). */
+export const ROOT = join(__dirname, "..", "..", ...(__dirname.split(/[\\/]/).includes("dist") ? [".."] : []));
 export const BIN = join(ROOT, "bin", "backstop");
 
 /** Builds dist/ if it is missing (make test builds it first). */

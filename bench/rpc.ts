@@ -1,0 +1,61 @@
+/**
+ * End-to-end throughput through the RPC (SPEC §5): a node process (`backstop localnet`,
+ * 1 s blocks) and this process as the load generator, broadcasting pre-signed bank sends
+ * with `broadcast_tx_sync` over keep-alive HTTP, 64 requests in flight. The figure is
+ * committed transactions per second, from the first broadcast until the last is in a block.
+ */
+import { rmSync } from "node:fs";
+import { spawnLocalnet, rpcCall } from "../test/util/node";
+import { localnetAccounts, msgSend, signTx } from "../test/util/localnet";
+import type { Benchmark } from "./suite";
+
+const now = () => process.hrtime.bigint(); // determinism-ok: benchmark timing
+
+export function rpcBench(total: number): Benchmark {
+  return {
+    name: "rpc_e2e",
+    description: `${total} pre-signed bank sends through broadcast_tx_sync to a separate node process`,
+    async run() {
+      const node = await spawnLocalnet({ blockTime: "1s" });
+      try {
+        const accounts = await localnetAccounts();
+        const seq = accounts.map(() => 0n);
+        const txs: string[] = [];
+        for (let i = 0; i < total; i++) {
+          const a = i % accounts.length;
+          const to = accounts[(a + 1) % accounts.length];
+          txs.push(Buffer.from(signTx(accounts[a], [msgSend(accounts[a].address, to.address, "1")], { accountNumber: BigInt(a), sequence: seq[a]++ })).toString("base64"));
+        }
+        const startHeight = Number((await rpcCall(node.rpc, "status")).result.sync_info.latest_block_height);
+        const t0 = now();
+        let next = 0;
+        let rejected = 0;
+        // Txs of one sender must arrive in sequence order: each worker owns one account's stream.
+        const byAccount = accounts.map((_, a) => txs.filter((_, i) => i % accounts.length === a));
+        await Promise.all(
+          byAccount.map(async (list) => {
+            for (const tx of list) {
+              const r = await rpcCall(node.rpc, "broadcast_tx_sync", { tx });
+              if (!r.result || r.result.code !== 0) rejected++;
+              next++;
+            }
+          }),
+        );
+        // Wait until every tx is in a block.
+        let committed = 0;
+        let h = startHeight;
+        for (;;) {
+          const top = Number((await rpcCall(node.rpc, "status")).result.sync_info.latest_block_height);
+          for (; h < top; h++) committed += (await rpcCall(node.rpc, "block", { height: String(h + 1) })).result.block.data.txs.length;
+          if (committed >= total - rejected) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        const secs = Number(now() - t0) / 1e9;
+        return { figures: { rpc_e2e_tx_per_s: Math.round(committed / secs) }, notes: `${committed} committed in ${secs.toFixed(1)} s (${rejected} rejected), 10 senders in parallel, 1 s blocks` };
+      } finally {
+        await node.stop();
+        rmSync(node.home, { recursive: true, force: true });
+      }
+    },
+  };
+}
