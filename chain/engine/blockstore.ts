@@ -11,6 +11,7 @@
  */
 import { open, RootDatabase, Database } from "lmdb";
 import { mkdirSync } from "node:fs";
+import { assertLmdbIntact } from "../store/lmdbcheck";
 
 export interface JsonEvent {
   type: string;
@@ -105,6 +106,7 @@ export class BlockStore {
 
   constructor(path: string) {
     mkdirSync(path, { recursive: true });
+    assertLmdbIntact(path, "the block store");
     this.env = open({ path, maxDbs: 8, compression: false, noSync: false });
     this.blocks = this.env.openDB({ name: "blocks", keyEncoding: "binary", encoding: "json" });
     this.hashes = this.env.openDB({ name: "hashes", keyEncoding: "binary", encoding: "json" });

@@ -10,6 +10,7 @@
  * and Commit `commit`s them to disk with the new height. Nothing is visible to readers
  * of the committed store until then.
  */
+import { assertLmdbIntact } from "./lmdbcheck";
 import { open, RootDatabase, Database } from "lmdb";
 import { Bytes, Change, KVReader, compareBytes, toBuffer } from "./types";
 import { EMPTY_ROOT, MerkleTrie, NodeReader, TrieCommit, sha256 } from "./merkle";
@@ -106,6 +107,7 @@ class LmdbBackend implements StoreBackend {
   private readonly meta: Database<Buffer, string>;
 
   constructor(path: string) {
+    assertLmdbIntact(path, "the application state");
     // Durable commits: every write transaction is synced to disk before it returns.
     this.env = open({ path, maxDbs: 8, compression: false, noSync: false, noMemInit: true });
     this.state = this.env.openDB({ name: "state", keyEncoding: "binary", encoding: "binary" });
