@@ -129,4 +129,40 @@ describe("liquidation", () => {
     expect(p.position?.size).toBe(d("0.5"));
     expect(c.query("/backstop.clearing.v1.Query/Solvency", ClQ.QuerySolvencyRequest, ClQ.QuerySolvencyResponse, {}).holds).toBe(true);
   });
+
+  it("tier 2: a position nobody takes in the book enters the descending-price auction, and a liquidator takes half with its own margin", async () => {
+    const c = await chain();
+    const [, alice, , carol, dave] = c.accounts;
+    const oracle1 = c.accounts[8];
+    const bid = (who: TestAccount, owner: string, quantity: string, priceLimit: string) =>
+      msg("/backstop.clearing.v1.MsgBidLiquidation", ClTx.MsgBidLiquidation, { liquidator: who.address, owner, marketId: "BTC-USD", quantity, priceLimit });
+    c.block([[alice, [deposit(alice.address, "3100000000")]], [carol, [deposit(carol.address, "10000000000")]], [dave, [deposit(dave.address, "100000000000")]]]);
+    c.block([[alice, [order(alice.address, "buy", "1", "60000")]], [carol, [order(carol.address, "sell", "1", "60000")]]]);
+    // Not in an auction yet: clearing/12.
+    const [early] = c.block([[dave, [bid(dave, alice.address, "0.5", "60000")]]]);
+    expect([early.codespace, early.code]).toEqual(["clearing", 12]);
+    // Mark 58,000: liquidatable (E 1,000 < MM 1,740), not bankrupt; the book has no bids, so tier 1 cannot fill.
+    c.block([[oracle1, [msg("/backstop.oracle.v1.MsgSubmitPrice", OracleTx.MsgSubmitPrice, { feeder: oracle1.address, ticker: "BTC-USD", price: "58000" })]]]);
+    const auctions = () => c.query("/backstop.clearing.v1.Query/LiquidationAuctions", ClQ.QueryLiquidationAuctionsRequest, ClQ.QueryLiquidationAuctionsResponse, {}).auctions;
+    expect(auctions()).toEqual([]);
+    c.block([]);
+    c.block([]);
+    c.block([]); // auction_after_blocks = 3
+    const [a] = auctions();
+    expect(a).toMatchObject({ owner: alice.address, sizeRemaining: d("1"), startPrice: d("58000") });
+    // One block later the price is 0.5% worse for the position: 58,000 × 0.995 = 57,710.
+    const [tooLow] = c.block([[dave, [bid(dave, alice.address, "0.5", "57000")]]]);
+    expect([tooLow.codespace, tooLow.code]).toEqual(["clearing", 13]);
+    const [ok] = c.block([[dave, [bid(dave, alice.address, "0.5", "58000")]]]);
+    expect(ok.code).toBe(0);
+    const r = ClTx.MsgBidLiquidationResponse.decode(c.msgResponses(ok)[0]);
+    const steps = BigInt(c.height) - a.startHeight;
+    const expected = Dec.parse("58000").mul(Dec.ONE.sub(Dec.parse("0.005").mulInt(steps)), "floor");
+    expect(r).toEqual({ quantityTaken: d("0.5"), price: Dec.fromRaw(expected.raw - (expected.raw % Dec.parse("0.1").raw)).toString() });
+    expect(pos(c, alice)!.position?.size).toBe(d("0.5"));
+    expect(pos(c, dave)!.position).toMatchObject({ size: d("0.5"), entryPrice: r.price });
+    const liqs = c.query("/backstop.clearing.v1.Query/Liquidations", ClQ.QueryLiquidationsRequest, ClQ.QueryLiquidationsResponse, {}).liquidations;
+    expect(liqs[0]).toMatchObject({ owner: alice.address, tier: LiquidationTier.LIQUIDATION_TIER_AUCTION, quantity: d("0.5"), price: r.price });
+    expect(c.query("/backstop.clearing.v1.Query/Solvency", ClQ.QuerySolvencyRequest, ClQ.QuerySolvencyResponse, {}).holds).toBe(true);
+  });
 });

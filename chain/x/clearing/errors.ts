@@ -12,3 +12,5 @@ export const ErrReduceOnly = register(CLEARING, 8, "reduce-only order would not 
 export const ErrTooManyOrders = register(CLEARING, 9, "too many open orders");
 export const ErrMarketNotActive = register(CLEARING, 10, "market does not accept new exposure");
 export const ErrInsufficientMargin = register(CLEARING, 11, "insufficient free collateral for the order's worst-case fill");
+export const ErrNoLiquidationAuction = register(CLEARING, 12, "no liquidation auction for this position");
+export const ErrBidPrice = register(CLEARING, 13, "liquidation auction price is beyond the bid's limit");

@@ -18,6 +18,7 @@
  *   0x07 ‖ u64 id           → reserved uusdc of an order (decimal string)
  *   0x08 ‖ u64 seq          → Liquidation (history)
  *   0x09                    → number of liquidations recorded (u64)
+ *   0x0a ‖ market ‖ owner   → LiquidationAuction (a liquidatable position: watched, then auctioned)
  */
 import { Context } from "../../app/context";
 import { Dec } from "../../math/decimal";
@@ -28,13 +29,15 @@ import { OracleKeeper } from "../oracle/keeper";
 import { MarginKeeper, MARGIN_MODULE, positionValues } from "../margin/keeper";
 import { InsuranceKeeper } from "../insurance/keeper";
 import { FEE_COLLECTOR } from "../../app/tx";
-import { AuctionResult, FundingState, Liquidation, LiquidationTier, Market, MarketStatus, Order, Side, TimeInForce } from "../../../client/src/generated/backstop/clearing/v1/clearing";
+import { AuctionResult, FundingState, Liquidation, LiquidationAuction, LiquidationTier, Market, MarketStatus, Order, Side, TimeInForce } from "../../../client/src/generated/backstop/clearing/v1/clearing";
 import { CLEARING_STORE_PREFIX, MarketKeeper } from "./markets";
 import { runAuction, postOnlyWouldCross, bandLimits } from "./types/auction";
-import { bankruptcyPrice, equity, initialRequirement, notionalCeil, notionalFloor } from "../margin/types/risk";
+import { bankruptcyPrice, equity, initialRequirement, isBankrupt, isLiquidatable, notionalCeil, notionalFloor } from "../margin/types/risk";
 import {
+  ErrBidPrice,
   ErrInsufficientMargin,
   ErrInvalidOrder,
+  ErrNoLiquidationAuction,
   ErrMarketNotActive,
   ErrPostOnlyWouldCross,
   ErrReduceOnly,
@@ -50,6 +53,7 @@ const FUNDING = 0x06;
 const RESERVED = 0x07;
 const LIQUIDATIONS = 0x08;
 const LIQ_COUNT = 0x09;
+const AUCTIONS = 0x0a;
 
 export interface PlaceOrder {
   readonly owner: string;
@@ -313,6 +317,7 @@ export class ClearingKeeper {
    */
   placeLiquidations(ctx: Context, market: Market, mark: Dec): number {
     const positions = this.margin.liquidatable(ctx, market, mark);
+    this.updateAuctions(ctx, market, mark, positions);
     if (positions.length === 0) return 0;
     const { imr } = this.margin.ratios(ctx, market);
     const index = this.margin.fundingIndexOf(ctx, market.id);
@@ -358,6 +363,99 @@ export class ClearingKeeper {
       ctx.events.emitTyped("backstop.clearing.v1.EventOrderPlaced", { order: Order.toJSON(order) });
     }
     return positions.length;
+  }
+
+  // --- tier 2: the liquidation auction ---------------------------------------------------
+
+  private auctionKey(marketId: string, owner: string): Buffer {
+    return key(AUCTIONS, marketId, owner);
+  }
+
+  liquidationAuctions(ctx: Context, marketId?: string): LiquidationAuction[] {
+    const prefix = marketId ? key(AUCTIONS, marketId) : key(AUCTIONS);
+    return [...scanProto(this.kv(ctx), prefix, LiquidationAuction)].map(([, a]) => a).filter((a) => a.startPrice !== "");
+  }
+
+  /**
+   * Tier 2 bookkeeping (SPEC §3.6 step 3): a liquidatable position is watched from the
+   * block it is first found; once it has stayed liquidatable for auction_after_blocks, or
+   * is bankrupt, it is offered in a descending-price auction that starts at the mark.
+   * Positions no longer liquidatable leave the watch list. Work is O(k) in the positions
+   * watched or crossing, never a scan of all positions.
+   */
+  private updateAuctions(ctx: Context, market: Market, mark: Dec, liquidatable: readonly { owner: string; size: string }[]): void {
+    const kv = this.kv(ctx);
+    const index = this.margin.fundingIndexOf(ctx, market.id);
+    const mmr = this.margin.ratios(ctx, market).mmr;
+    const crossing = new Set(liquidatable.map((p) => p.owner));
+    for (const [, a] of [...scanProto(kv, key(AUCTIONS, market.id), LiquidationAuction)]) {
+      const p = this.margin.getPosition(ctx, a.owner, market.id);
+      if (!p || Dec.parse(p.size).isZero() || (!crossing.has(a.owner) && !isLiquidatable(positionValues(p), mark, index, mmr))) kv.delete(this.auctionKey(market.id, a.owner));
+    }
+    for (const p of liquidatable) {
+      const k = this.auctionKey(market.id, p.owner);
+      const cur = getProto(kv, k, LiquidationAuction);
+      const pos = this.margin.getPosition(ctx, p.owner, market.id)!;
+      const size = Dec.parse(pos.size).abs().toString();
+      if (!cur) {
+        setProto(kv, k, LiquidationAuction, { marketId: market.id, owner: p.owner, sizeRemaining: size, startHeight: ctx.height, startPrice: "", currentPrice: "" });
+        continue;
+      }
+      const bankrupt = isBankrupt(positionValues(pos), mark, index);
+      if (cur.startPrice === "" && (bankrupt || ctx.height - cur.startHeight >= market.auctionAfterBlocks)) {
+        const started: LiquidationAuction = { ...cur, sizeRemaining: size, startHeight: ctx.height, startPrice: mark.toString(), currentPrice: mark.toString() };
+        setProto(kv, k, LiquidationAuction, started);
+        ctx.events.emitTyped("backstop.clearing.v1.EventLiquidationAuction", { auction: LiquidationAuction.toJSON(started) });
+      } else if (cur.startPrice !== "") {
+        setProto(kv, k, LiquidationAuction, { ...cur, sizeRemaining: size, currentPrice: this.auctionPrice(ctx, market, cur, Dec.parse(pos.size).isPositive()).toString() });
+      }
+    }
+  }
+
+  /** The takeover price now: from the start price, worse for the position by auction_step per block, at most auction_max_discount. */
+  auctionPrice(ctx: Context, market: Market, a: LiquidationAuction, long: boolean): Dec {
+    const start = Dec.parse(a.startPrice);
+    const steps = ctx.height - a.startHeight;
+    const raw = Dec.parse(market.auctionStep).mulInt(steps);
+    const max = Dec.parse(market.auctionMaxDiscount);
+    const discount = raw.gt(max) ? max : raw;
+    const tick = Dec.parse(market.tickSize);
+    return long ? roundDownTo(start.mul(Dec.ONE.sub(discount), "floor"), tick) : roundUpTo(start.mul(Dec.ONE.add(discount), "ceil"), tick);
+  }
+
+  /**
+   * MsgBidLiquidation: the bidder takes `quantity` of an auctioned position at the current
+   * auction price, with its own margin (initial margin from free collateral). The
+   * position's deficit is paid by the pool; the liquidation fee goes to the pool.
+   */
+  bidLiquidation(ctx: Context, bidder: string, owner: string, marketId: string, quantity: Dec, priceLimit: Dec): { taken: Dec; price: Dec } {
+    const market = this.markets.require(ctx, marketId);
+    const a = getProto(this.kv(ctx), this.auctionKey(marketId, owner), LiquidationAuction);
+    if (!a || a.startPrice === "") throw ErrNoLiquidationAuction.wrap(`${owner} in ${marketId}`);
+    if (bidder === owner) throw ErrInvalidOrder.wrap("a position cannot be bid for by its owner");
+    const pos = this.margin.requirePosition(ctx, owner, marketId);
+    const size = Dec.parse(pos.size);
+    const long = size.isPositive();
+    if (!isMultiple(quantity, Dec.parse(market.stepSize))) throw ErrInvalidOrder.wrap(`quantity ${quantity} is not a multiple of the step size ${market.stepSize}`);
+    const taken = Dec.min(quantity, size.abs());
+    const price = this.auctionPrice(ctx, market, a, long);
+    // The bidder buys a long (pays at most its limit) or sells into a short (receives at least its limit).
+    if (long ? price.gt(priceLimit) : price.lt(priceLimit)) throw ErrBidPrice.wrap(`auction price ${price}, limit ${priceLimit}`);
+    const { imr } = this.margin.ratios(ctx, market);
+    const im = initialRequirement(taken, price, imr);
+    const free = this.margin.freeCollateral(ctx, bidder);
+    if (free < im) throw ErrInsufficientMargin.wrap(`needs ${im}uusdc free, has ${free}uusdc`);
+    const ownerSide = long ? taken.neg() : taken;
+    const { deficit } = this.margin.applyFill(ctx, owner, marketId, ownerSide, price, imr);
+    this.margin.applyFill(ctx, bidder, marketId, ownerSide.neg(), price, imr);
+    const fee = this.margin.chargeFromMargin(ctx, owner, marketId, Dec.parse(market.liquidationFeeRate).mulIntToInt(notionalCeil(taken, price), "ceil"));
+    if (fee > 0n) this.insurance.receiveRevenue(ctx, market.insurancePoolId, fee, MARGIN_MODULE);
+    if (deficit > 0n) this.payDeficit(ctx, market, deficit);
+    this.recordLiquidation(ctx, { height: ctx.height, marketId, owner, tier: LiquidationTier.LIQUIDATION_TIER_AUCTION, quantity: taken.toString(), price: price.toString(), feeUusdc: fee.toString(), deficitUusdc: deficit.toString() });
+    const left = this.margin.getPosition(ctx, owner, marketId);
+    if (!left || Dec.parse(left.size).isZero()) this.kv(ctx).delete(this.auctionKey(marketId, owner));
+    else setProto(this.kv(ctx), this.auctionKey(marketId, owner), LiquidationAuction, { ...a, sizeRemaining: Dec.parse(left.size).abs().toString(), currentPrice: price.toString() });
+    return { taken, price };
   }
 
   private recordLiquidation(ctx: Context, l: Liquidation): void {

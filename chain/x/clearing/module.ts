@@ -2,9 +2,9 @@
  * x/clearing as an app module: markets (genesis, MsgCreateMarket and MsgUpdateMarket
  * from the authority), orders (MsgPlaceOrder, MsgCancelOrder), the end-block batch
  * auction with settlement and funding, and the queries of markets, book, orders,
- * auctions, funding, liquidations and solvency. Tier 1 of liquidation (the incremental
- * close through the auction, deficits paid by the pool) runs in the end-block; the
- * liquidation auction (MsgBidLiquidation), pool takeover and ADL are not built yet.
+ * auctions, funding, liquidations and solvency. Liquidation tiers 1 (the incremental
+ * close through the auction, deficits paid by the pool) and 2 (the descending-price
+ * liquidation auction, MsgBidLiquidation) are built; pool takeover and ADL are not yet.
  */
 import { AppModule, defineMsg, defineQuery } from "../../app/module";
 import { Context } from "../../app/context";
@@ -16,6 +16,8 @@ import { AuthKeeper } from "../auth/keeper";
 import { OracleKeeper } from "../oracle/keeper";
 import { MarginKeeper } from "../margin/keeper";
 import {
+  MsgBidLiquidation,
+  MsgBidLiquidationResponse,
   MsgCancelOrder,
   MsgCancelOrderResponse,
   MsgCreateMarket,
@@ -40,6 +42,8 @@ import {
   QuerySolvencyResponse,
   QueryLiquidationsRequest,
   QueryLiquidationsResponse,
+  QueryLiquidationAuctionsRequest,
+  QueryLiquidationAuctionsResponse,
   QueryMarketRequest,
   QueryMarketResponse,
   QueryMarketsRequest,
@@ -97,6 +101,18 @@ export class ClearingModule implements AppModule {
           if (m.orderId <= 0n) throw ErrUnknownOrder.wrap("order id must be positive");
         },
         handle: (ctx, m) => (k.cancel(ctx, m.owner, m.marketId, m.orderId), {}),
+      }),
+      defineMsg({
+        typeUrl: "/backstop.clearing.v1.MsgBidLiquidation",
+        type: MsgBidLiquidation,
+        response: MsgBidLiquidationResponse,
+        signer: (m) => m.liquidator,
+        validateBasic: (m) => void parseBid(m),
+        handle: (ctx, m) => {
+          const b = parseBid(m);
+          const r = k.bidLiquidation(ctx, m.liquidator, m.owner, m.marketId, b.quantity, b.priceLimit);
+          return { quantityTaken: r.taken.toString(), price: r.price.toString() };
+        },
       }),
       defineMsg({
         typeUrl: "/backstop.clearing.v1.MsgCreateMarket",
@@ -168,6 +184,10 @@ export class ClearingModule implements AppModule {
         const { items, pagination } = paginate(k.liquidations(ctx).reverse(), r.pagination);
         return { liquidations: items, pagination };
       }),
+      defineQuery("/backstop.clearing.v1.Query/LiquidationAuctions", QueryLiquidationAuctionsRequest, QueryLiquidationAuctionsResponse, (ctx, r) => {
+        const { items, pagination } = paginate(k.liquidationAuctions(ctx), r.pagination);
+        return { auctions: items, pagination };
+      }),
       defineQuery("/backstop.clearing.v1.Query/Solvency", QuerySolvencyRequest, QuerySolvencyResponse, (ctx) =>
         solvency(ctx, { bank, markets: this.markets, oracle: this.oracle, margin: this.margin, insurance, clearing: k }),
       ),
@@ -233,4 +253,22 @@ export function toPlaceOrder(m: MsgPlaceOrder): PlaceOrder {
     return d;
   };
   return { owner: m.owner, marketId: m.marketId, side: m.side, price: dec("price", m.price), quantity: dec("quantity", m.quantity), tif, reduceOnly: m.reduceOnly, clientId: m.clientId };
+}
+
+/** Stateless validation of MsgBidLiquidation. */
+export function parseBid(m: MsgBidLiquidation): { quantity: Dec; priceLimit: Dec } {
+  if (!isValidAddress(m.liquidator)) throw ErrInvalidAddress.wrap(`invalid liquidator address ${JSON.stringify(m.liquidator)}`);
+  if (!isValidAddress(m.owner)) throw ErrInvalidAddress.wrap(`invalid owner address ${JSON.stringify(m.owner)}`);
+  if (!MARKET_ID_RE.test(m.marketId)) throw ErrUnknownMarketId.wrap(JSON.stringify(m.marketId));
+  const dec = (name: string, v: string) => {
+    let d: Dec;
+    try {
+      d = Dec.parse(v);
+    } catch (e) {
+      throw ErrInvalidOrder.wrap(`${name}: ${(e as Error).message}`);
+    }
+    if (!d.isPositive() || d.gt(MAX_ORDER_DEC)) throw ErrInvalidOrder.wrap(`${name} ${v} out of range`);
+    return d;
+  };
+  return { quantity: dec("quantity", m.quantity), priceLimit: dec("price_limit", m.priceLimit) };
 }

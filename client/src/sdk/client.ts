@@ -246,4 +246,9 @@ export class BackstopClient {
   cancelOrder(marketId: string, orderId: bigint): Promise<DeliverTxResponse> {
     return this.signAndBroadcast([{ typeUrl: "/backstop.clearing.v1.MsgCancelOrder", value: { owner: this.from(), marketId, orderId } }]);
   }
+
+  /** Takes all or part of a position in the liquidation auction at its current price, with this account's margin. */
+  bidLiquidation(owner: string, marketId: string, quantity: string, priceLimit: string): Promise<DeliverTxResponse> {
+    return this.signAndBroadcast([{ typeUrl: "/backstop.clearing.v1.MsgBidLiquidation", value: { liquidator: this.from(), owner, marketId, quantity, priceLimit } }]);
+  }
 }

@@ -71,6 +71,7 @@ export interface ClearingExtension {
     funding(marketId: string): Promise<clearing.QueryFundingResponse>;
     solvency(): Promise<clearing.QuerySolvencyResponse>;
     liquidations(): Promise<clearing.QueryLiquidationsResponse>;
+    liquidationAuctions(): Promise<clearing.QueryLiquidationAuctionsResponse>;
   };
 }
 
@@ -88,6 +89,7 @@ export function setupClearingExtension(base: QueryClient): ClearingExtension {
       funding: (marketId) => q.Funding({ marketId }),
       solvency: () => q.Solvency({}),
       liquidations: () => q.Liquidations({ pagination: undefined }),
+      liquidationAuctions: () => q.LiquidationAuctions({ pagination: undefined }),
     },
   };
 }

@@ -218,6 +218,17 @@ export const chainCommands: Command[] = [
       await runTx(ctx, c, (x) => x.cancelOrder(market, BigInt(id)));
     },
   },
+  {
+    path: ["tx", "clearing", "bid-liquidation"],
+    usage: "tx clearing bid-liquidation OWNER MARKET QUANTITY PRICE_LIMIT --from KEY   (take an auctioned position)",
+    async run(ctx) {
+      const u = "tx clearing bid-liquidation OWNER MARKET QUANTITY PRICE_LIMIT";
+      const [owner, market, quantity, limit] = [arg(ctx, 0, "OWNER", u), arg(ctx, 1, "MARKET", u), arg(ctx, 2, "QUANTITY", u), arg(ctx, 3, "PRICE_LIMIT", u)];
+      if (!isAddress(owner)) throw new UsageError(`OWNER must be a backstop1… address, got ${JSON.stringify(owner)}`);
+      const c = await signingClient(ctx);
+      await runTx(ctx, c, (x) => x.bidLiquidation(owner, market, quantity, limit));
+    },
+  },
   // --- queries ------------------------------------------------------------------------
   {
     path: ["q", "bank", "balances"],
@@ -365,6 +376,11 @@ export const chainCommands: Command[] = [
     path: ["q", "clearing", "liquidations"],
     usage: "q clearing liquidations   (newest first)",
     run: (ctx) => runQuery(ctx, (c) => c.query.clearing.liquidations(), (r) => clearingQ.QueryLiquidationsResponse.toJSON(r)),
+  },
+  {
+    path: ["q", "clearing", "liquidation-auctions"],
+    usage: "q clearing liquidation-auctions   (positions on offer to liquidators, with their current price)",
+    run: (ctx) => runQuery(ctx, (c) => c.query.clearing.liquidationAuctions(), (r) => clearingQ.QueryLiquidationAuctionsResponse.toJSON(r)),
   },
   {
     path: ["q", "solvency"],
