@@ -50,6 +50,18 @@ describe("backstop CLI and SDK against a localnet", () => {
     expect(rec.status).toBe(0);
     expect(JSON.parse(rec.stdout.toString()).address).toBe(added.json.address);
     expect((await cli("keys", "add", "fresh")).code).not.toBe(0);
+    // The encrypted file backend: a key added with a passphrase signs only with it.
+    const env = { ...process.env, BACKSTOP_KEYRING_PASSPHRASE: "correct horse battery staple" };
+    const fileArgs = ["--home", node.home, "--keyring-backend", "file", "--node", `tcp://127.0.0.1:${node.port}`, "--output", "json"];
+    const enc = spawnSync(process.execPath, [BIN, "keys", "add", "vault", "--recover", ...fileArgs], { cwd: ROOT, env, input: LOCALNET_MNEMONIC });
+    expect(enc.status).toBe(0);
+    expect(JSON.parse(enc.stdout.toString()).address).toBe((await cli("keys", "show", "validator")).json.address);
+    const lp2 = (await cli("keys", "show", "lp2")).json.address;
+    const signed = spawnSync(process.execPath, [BIN, "tx", "bank", "send", "vault", lp2, "1uusdc", ...fileArgs], { cwd: ROOT, env });
+    expect(JSON.parse(signed.stdout.toString()).code).toBe(0);
+    const wrong = spawnSync(process.execPath, [BIN, "tx", "bank", "send", "vault", lp2, "1uusdc", ...fileArgs], { cwd: ROOT, env: { ...process.env, BACKSTOP_KEYRING_PASSPHRASE: "wrong" } });
+    expect(wrong.status).not.toBe(0);
+    expect(wrong.stderr.toString()).toMatch(/wrong passphrase/);
     const bal = await cli("q", "bank", "balances", alice);
     expect(bal.json.balances).toContainEqual({ denom: "uusdc", amount: "10000000000000" });
     const price = await cli("q", "oracle", "price", "BTC-USD");
