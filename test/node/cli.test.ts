@@ -196,6 +196,16 @@ describe("backstop CLI and SDK against a localnet", () => {
     const solvency = (await cli("q", "solvency")).json;
     expect(solvency.holds).toBe(true);
     expect(solvency.markets.find((m: { market_id: string }) => m.market_id === "SOL-USD")).toMatchObject({ long_size: d("20"), short_size: d("20"), balanced: true });
+    // A resting order is cancelled through the CLI.
+    const rest = await cli("tx", "clearing", "place-order", "SOL-USD", "buy", "1", "120", "--from", "liquidator");
+    expect(rest.json.code).toBe(0);
+    const resting = (await cli("q", "clearing", "orders", liq)).json.orders;
+    expect(resting).toHaveLength(1);
+    const cancelled = await cli("tx", "clearing", "cancel-order", "SOL-USD", resting[0].id, "--from", "liquidator");
+    expect(cancelled.json.code).toBe(0);
+    expect((await cli("q", "clearing", "orders", liq)).json.orders ?? []).toEqual([]);
+    const again = await cli("tx", "clearing", "cancel-order", "SOL-USD", resting[0].id, "--from", "liquidator");
+    expect(again.json.error).toMatchObject({ codespace: "clearing", code: 6 });
     const bad = await cli("tx", "clearing", "place-order", "ETH-USD", "sideways", "1", "3000", "--from", "dave");
     expect(bad.code).toBe(2);
     const tick = await cli("tx", "clearing", "place-order", "ETH-USD", "buy", "1", "3000.005", "--from", "dave");
