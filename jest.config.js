@@ -13,6 +13,8 @@ module.exports = {
   transformIgnorePatterns: ["/node_modules/(?!.*/?(@noble|@scure)/)"],
   moduleFileExtensions: ["ts", "js", "json"],
   testTimeout: 60000,
+  // The slow reliability suite (soak, repeated kill -9) runs with `make test-long` (LONG_TESTS=1).
+  testPathIgnorePatterns: process.env.LONG_TESTS ? ["/node_modules/"] : ["/node_modules/", "/test/long/"],
   // CosmJS 0.39 keeps the event loop alive after a test is done: its ReconnectingSocket
   // reconnects after an explicit disconnect(), and broadcastTx leaves its 60 s timer
   // running when CheckTx rejects. Every test awaits its own work; exit when they finish.
