@@ -136,12 +136,13 @@ describe("backstop CLI and SDK against a localnet", () => {
     expect(lp.shares).toEqual([{ pool_id: "majors", shares: "4999000000000", value_uusdc: "4999000" }]);
     expect((await cli("q", "insurance", "pools")).json.pools.map((p: { id: string }) => p.id)).toEqual(["alts", "majors", "reserve"]);
 
-    // The authority (validator) shortens the cooldown to 2 s through the SDK.
+    // The authority (validator) shortens the cooldown to 8 s through the SDK (long enough
+    // to see the request pending on a loaded machine, short enough to wait for).
     const wallet = await DirectSecp256k1HdWallet.fromMnemonic(LOCALNET_MNEMONIC, { prefix: "backstop", hdPaths: [stringToPath("m/44'/118'/0'/0/0")] });
     const admin = await BackstopClient.connect(node.rpc, wallet);
     try {
       const { pool: cur } = await admin.query.insurance.pool("majors");
-      const upd = await admin.signAndBroadcast([{ typeUrl: "/backstop.insurance.v1.MsgUpdatePool", value: { authority: admin.sender, pool: { ...cur, withdrawalCooldownSeconds: 2n } } }]);
+      const upd = await admin.signAndBroadcast([{ typeUrl: "/backstop.insurance.v1.MsgUpdatePool", value: { authority: admin.sender, pool: { ...cur, withdrawalCooldownSeconds: 8n } } }]);
       expect(upd.code).toBe(0);
     } finally {
       admin.disconnect();
@@ -153,8 +154,8 @@ describe("backstop CLI and SDK against a localnet", () => {
     const fee = bank0 - BigInt((await cli("q", "bank", "balances", lp1)).json.balances.find((b: { denom: string }) => b.denom === "uusdc").amount);
     expect((await cli("q", "insurance", "withdrawals", lp1)).json.withdrawals).toHaveLength(1);
     let left = 1;
-    for (let i = 0; i < 40 && left > 0; i++) {
-      await new Promise((r) => setTimeout(r, 250));
+    for (let i = 0; i < 60 && left > 0; i++) {
+      await new Promise((r) => setTimeout(r, 500));
       left = ((await cli("q", "insurance", "withdrawals", lp1)).json.withdrawals ?? []).length;
     }
     expect(left).toBe(0);
