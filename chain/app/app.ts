@@ -274,7 +274,8 @@ export class BackstopApp implements AbciApplication {
 
     // End-block hooks, in module order, on the block's state.
     const events = new EventManager();
-    const ctx = this.makeContext(this.deliverState, "endblock", req.height, time, GasMeter.infinite(), events);
+    const block = this.deliverState;
+    const ctx: Context = { ...this.makeContext(block, "endblock", req.height, time, GasMeter.infinite(), events), blockChanges: (start, end) => block.changesIn(start, end) };
     for (const m of this.modules.manager.modules) m.endBlock?.(ctx);
 
     const t = Buffer.alloc(8);

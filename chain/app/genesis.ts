@@ -31,7 +31,11 @@ export function defaultAppState(): Record<string, unknown> {
 /** Localnet oracle: feeders oracle1 and oracle2, a quorum of 1, the initial prices of SPEC §2. */
 export const LOCALNET_PRICES: Readonly<Record<string, string>> = { "BTC-USD": "60000", "ETH-USD": "3000", "SOL-USD": "150" };
 
-/** A localnet insurance pool: 60 s withdrawal cooldown, 20% of fees, coverage target 1. */
+/**
+ * A localnet insurance pool: 60 s withdrawal cooldown, 20% of fees, coverage target 1.
+ * Localnet pools start empty, so the coverage controls that would react to that (reduce-only
+ * below critical_coverage, pre-emptive margin) are off; MsgUpdatePool turns them on.
+ */
 export function localnetPool(id: string, markets: string[], reserve: boolean, creditLines: { lender_pool_id: string; cap_uusdc: string }[]): Record<string, unknown> {
   return {
     id,
@@ -40,7 +44,8 @@ export function localnetPool(id: string, markets: string[], reserve: boolean, cr
     fee_share: "0.2",
     target_coverage: "1",
     cap_multiple: "3",
-    critical_coverage: "0.5",
+    critical_coverage: "0",
+    preemptive_margin: false,
     credit_lines: creditLines,
     is_reserve: reserve,
   };

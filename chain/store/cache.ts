@@ -62,6 +62,14 @@ export class CacheKV implements KVStore {
     return this.sortedEntries().map((e) => [e.key, e.value] as const);
   }
 
+  /** The branch's changes with start ≤ key < end, in ascending key order (O(log n + k)). */
+  *changesIn(start: Buffer, end?: Buffer): IterableIterator<Change> {
+    for (const [k, e] of this.ordered.entries(start)) {
+      if (end && Buffer.compare(k, end) >= 0) break;
+      yield [e.key, e.value] as const;
+    }
+  }
+
   /** Applies this branch's changes to the parent (which must be writable) and empties it. */
   write(): void {
     const parent = this.parent as KVStore;

@@ -31,6 +31,7 @@ import { InsuranceKeeper } from "../insurance/keeper";
 import { FEE_COLLECTOR } from "../../app/tx";
 import { AuctionResult, FundingState, Liquidation, LiquidationAuction, LiquidationTier, Market, MarketStatus, Order, Side, TimeInForce } from "../../../client/src/generated/backstop/clearing/v1/clearing";
 import { CLEARING_STORE_PREFIX, MarketKeeper } from "./markets";
+import { belowCritical, coverageFactor, updateCoverage } from "./coverage";
 import { runAuction, postOnlyWouldCross, bandLimits } from "./types/auction";
 import { bankruptcyPrice, equity, initialRequirement, isBankrupt, isLiquidatable, notionalCeil, notionalFloor } from "../margin/types/risk";
 import {
@@ -80,6 +81,7 @@ export class ClearingKeeper {
       const f = this.getFunding(ctx, marketId);
       return f ? Dec.parse(f.cumulativeIndex) : Dec.ZERO;
     });
+    margin.setCoverageFactor((ctx, market) => coverageFactor(ctx, insurance, market));
   }
 
   private kv(ctx: Context): PrefixKV {
@@ -159,6 +161,10 @@ export class ClearingKeeper {
     const market = this.markets.require(ctx, o.marketId);
     if (market.status === MarketStatus.MARKET_STATUS_HALTED) throw ErrMarketNotActive.wrap(`${market.id} is halted`);
     if (market.status === MarketStatus.MARKET_STATUS_REDUCE_ONLY && !o.reduceOnly) throw ErrMarketNotActive.wrap(`${market.id} is reduce-only`);
+    if (!o.reduceOnly) {
+      const c = belowCritical(ctx, this.insurance, market);
+      if (c.below) throw ErrMarketNotActive.wrap(`${market.id} takes reduce-only orders: pool ${c.poolId} coverage ${c.coverage} is below its critical level ${c.critical}`);
+    }
     if (!isMultiple(o.price, Dec.parse(market.tickSize))) throw ErrInvalidOrder.wrap(`price ${o.price} is not a multiple of the tick size ${market.tickSize}`);
     if (!isMultiple(o.quantity, Dec.parse(market.stepSize))) throw ErrInvalidOrder.wrap(`quantity ${o.quantity} is not a multiple of the step size ${market.stepSize}`);
     if (o.quantity.lt(Dec.parse(market.minOrderSize))) throw ErrInvalidOrder.wrap(`quantity ${o.quantity} is below the minimum ${market.minOrderSize}`);
@@ -275,6 +281,8 @@ export class ClearingKeeper {
       const clearing = this.runMarket(ctx, market, oracle);
       this.updateFunding(ctx, market, oracle, clearing);
     }
+    // Coverage and stress of every pool over the block's final positions (SPEC §3.8).
+    updateCoverage(ctx, { markets: this.markets, oracle: this.oracle, margin: this.margin, insurance: this.insurance });
   }
 
   private runMarket(ctx: Context, market: Market, oracle: Dec): Dec | null {

@@ -327,6 +327,43 @@ export class InsuranceKeeper {
   }
 
   /**
+   * What the waterfall of `coverDeficit` could pay for this pool now: its balance, the
+   * reserve's, and the room on its credit lines (each within its cap and its lender's
+   * balance). ADL happens only beyond this (SPEC §3.6 step 6, §3.9).
+   */
+  capacity(ctx: Context, poolId: string): bigint {
+    const pool = this.getPool(ctx, poolId);
+    if (!pool) return 0n;
+    let n = big(pool.balanceUusdc);
+    const reserve = this.reserve(ctx);
+    if (reserve && reserve.id !== poolId) n += big(reserve.balanceUusdc);
+    for (const l of pool.creditLines) {
+      if (reserve && l.lenderPoolId === reserve.id) continue;
+      const lender = this.getPool(ctx, l.lenderPoolId);
+      if (!lender) continue;
+      n += minB(maxB(0n, big(l.capUusdc) - big(l.drawnUusdc)), big(lender.balanceUusdc));
+    }
+    return n;
+  }
+
+  /**
+   * Records a pool's coverage figures (SPEC §3.8) and emits EventCoverage when they change.
+   * Coverage = (balance − the value of escrowed withdrawals) / required capital, rounded
+   * down; empty when nothing is required.
+   */
+  setCoverage(ctx: Context, poolId: string, required: bigint, cover2: bigint): Pool {
+    const p = this.requirePool(ctx, poolId);
+    const escrowed = shareValue(this.book(ctx, p), big(p.escrowedShares));
+    const free = maxB(0n, big(p.balanceUusdc) - escrowed);
+    const coverage = required === 0n ? "" : Dec.ratio(free, required, "floor").toString();
+    if (p.requiredCapitalUusdc === required.toString() && p.cover2Uusdc === cover2.toString() && p.coverage === coverage) return p;
+    const next = { ...p, requiredCapitalUusdc: required.toString(), cover2Uusdc: cover2.toString(), coverage };
+    this.setPool(ctx, next);
+    ctx.events.emitTyped("backstop.insurance.v1.EventCoverage", { pool_id: poolId, required_capital_uusdc: required.toString(), cover2_uusdc: cover2.toString(), coverage });
+    return next;
+  }
+
+  /**
    * Revenue for a pool (fee share, liquidation fees, dust) from module account `from`:
    * repays the pool's debts first, in the order they are drawn (the reserve, then credit
    * lines in order), and the rest adds to its balance.
@@ -386,6 +423,9 @@ export class InsuranceKeeper {
         nav: this.nav(ctx, p).toString(),
         balanceUusdc: p.balanceUusdc,
         totalShares: p.totalShares,
+        requiredCapitalUusdc: p.requiredCapitalUusdc,
+        cover2Uusdc: p.cover2Uusdc,
+        coverage: p.coverage,
       });
     }
   }

@@ -187,6 +187,7 @@ export class InsuranceModule implements AppModule {
             targetCoverage: next.targetCoverage,
             capMultiple: next.capMultiple,
             criticalCoverage: next.criticalCoverage,
+            preemptiveMargin: next.preemptiveMargin,
             creditLines: lines,
           });
           return {};

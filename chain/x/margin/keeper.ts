@@ -40,6 +40,8 @@ import {
   stepMmr,
 } from "./types/risk";
 import { ErrBelowInitialMargin, ErrInsufficientCollateral, ErrNoPosition } from "./errors";
+import { MarketIndex, rawToUusdcCeil, SideIndex } from "./coverage";
+import { Change, prefixEnd } from "../../store/types";
 
 export const MARGIN_STORE_PREFIX = Uint8Array.of(0x04);
 export const MARGIN_MODULE = "margin";
@@ -68,6 +70,12 @@ export function liquidationKey(p: Position): { side: number; key: Dec } | null {
   const m = Dec.ratio(v.margin, UUSDC_PER_USD, "floor");
   if (v.size.isPositive()) return { side: LONG, key: v.entryPrice.sub(m.div(v.size, "floor")).sub(v.fundingSnapshot) };
   return { side: SHORT, key: v.entryPrice.add(m.div(v.size.abs(), "floor")).sub(v.fundingSnapshot) };
+}
+
+function decodeKey(b: Buffer): bigint {
+  let x = 0n;
+  for (let i = 0; i < 32; i++) x = (x << 8n) | BigInt(b[i]);
+  return x - KEY_OFFSET;
 }
 
 function encodeKey(k: Dec): Buffer {
@@ -101,6 +109,13 @@ export class MarginKeeper {
 
   setFundingIndex(f: FundingIndexFn): void {
     this.fundingIndex = f;
+  }
+
+  /** Pre-emptive margin (SPEC §3.8): a factor ≥ 1 on a market's multiplier, from its pool's coverage; 1 until installed. */
+  private coverageFactor: (ctx: Context, market: Market) => Dec = () => Dec.ONE;
+
+  setCoverageFactor(f: (ctx: Context, market: Market) => Dec): void {
+    this.coverageFactor = f;
   }
 
   private kv(ctx: Context): PrefixKV {
@@ -191,14 +206,17 @@ export class MarginKeeper {
     return Buffer.concat([key(LIQ_INDEX, p.marketId), Buffer.of(k.side), encodeKey(k.key), Buffer.from(p.owner)]);
   }
 
-  /** Stores a position (keeping the liquidation index current); a flat position with no margin is deleted. */
+  /**
+   * Stores a position, keeping the liquidation index current (an entry's value is the
+   * position's size, for the coverage index); a flat position with no margin is deleted.
+   */
   setPosition(ctx: Context, p: Position): void {
     const kv = this.kv(ctx);
     const old = this.getPosition(ctx, p.owner, p.marketId);
     const oldEntry = old ? this.indexEntry(old) : null;
     const newEntry = Dec.parse(p.size).isZero() ? null : this.indexEntry(p);
     if (oldEntry && (!newEntry || !oldEntry.equals(newEntry))) kv.delete(oldEntry);
-    if (newEntry && (!oldEntry || !oldEntry.equals(newEntry))) kv.set(newEntry, new Uint8Array());
+    if (newEntry && (!oldEntry || !oldEntry.equals(newEntry) || old!.size !== p.size)) kv.set(newEntry, Buffer.from(p.size));
     if (Dec.parse(p.size).isZero() && BigInt(p.marginUusdc) === 0n) {
       kv.delete(key(POSITION, p.marketId, p.owner));
       kv.delete(key(BY_OWNER, p.owner, p.marketId));
@@ -382,6 +400,84 @@ export class MarginKeeper {
     return take > 0n ? take : 0n;
   }
 
+  // --- coverage (SPEC §3.8) ----------------------------------------------------------
+
+  /** The in-memory coverage index per market (derived from the liquidation index; see coverage.ts). */
+  private coverage = new Map<string, MarketIndex>();
+  /** The height whose end state the coverage index reflects (null: not loaded). */
+  private coverageHeight: bigint | null = null;
+
+  private indexPrefix(marketId: string, side: number): Buffer {
+    return Buffer.concat([key(LIQ_INDEX, marketId), Buffer.of(side)]);
+  }
+
+  private loadCoverage(ctx: Context): void {
+    const kv = this.kv(ctx);
+    this.coverage = new Map();
+    for (const m of this.markets.all(ctx)) {
+      const side = (s: number) => {
+        const prefix = this.indexPrefix(m.id, s);
+        const entries = function* () {
+          for (const [k, v] of kv.iterator(prefix, prefixEndOf(prefix))) {
+            const b = Buffer.from(k);
+            yield { key: decodeKey(b.subarray(prefix.length, prefix.length + 32)), owner: b.subarray(prefix.length + 32).toString(), size: Dec.parse(Buffer.from(v).toString()).abs().raw };
+          }
+        };
+        return SideIndex.fromSorted(s === LONG ? "long" : "short", entries());
+      };
+      this.coverage.set(m.id, { long: side(LONG), short: side(SHORT) });
+    }
+    this.coverageHeight = ctx.height;
+  }
+
+  /**
+   * End-block: brings the coverage index to this block's state — from the block's changes
+   * to the liquidation index when the index reflects the previous block, else (first block
+   * after a start, a new market) rebuilt from the store.
+   */
+  syncCoverage(ctx: Context): void {
+    const markets = this.markets.all(ctx);
+    const follows = ctx.blockChanges && this.coverageHeight !== null && this.coverageHeight === ctx.height - 1n && markets.every((m) => this.coverage.has(m.id));
+    if (!follows) return this.loadCoverage(ctx);
+    for (const m of markets) {
+      const idx = this.coverage.get(m.id)!;
+      for (const s of [LONG, SHORT]) {
+        const prefix = Buffer.concat([MARGIN_STORE_PREFIX, this.indexPrefix(m.id, s)]);
+        const tree = s === LONG ? idx.long : idx.short;
+        for (const [k, v] of ctx.blockChanges!(prefix, prefixEnd(prefix)) as Iterable<Change>) {
+          const entryKey = decodeKey(k.subarray(prefix.length, prefix.length + 32));
+          const owner = k.subarray(prefix.length + 32).toString();
+          if (v === null) tree.remove(entryKey, owner);
+          else tree.insert(entryKey, owner, Dec.parse(v.toString()).abs().raw);
+        }
+      }
+    }
+    this.coverageHeight = ctx.height;
+  }
+
+  /** A market's coverage index (loaded from the store the first time a query needs it). */
+  coverageIndex(ctx: Context, marketId: string): MarketIndex | undefined {
+    if (this.coverageHeight === null) this.loadCoverage(ctx);
+    return this.coverage.get(marketId);
+  }
+
+  /** Σ over the market's positions of max(0, −E) at `price`, in uusdc (rounded up): O(log n). */
+  stressedDeficit(ctx: Context, marketId: string, price: Dec): bigint {
+    const idx = this.coverageIndex(ctx, marketId);
+    if (!idx) return 0n;
+    const y = price.sub(this.fundingIndex(ctx, marketId)).raw;
+    return rawToUusdcCeil(idx.long.deficitRaw(y) + idx.short.deficitRaw(y));
+  }
+
+  /** The two largest single-position deficits at `price`, in uusdc (rounded up), largest first. */
+  largestDeficits(ctx: Context, marketId: string, price: Dec): [bigint, bigint] {
+    const idx = this.coverageIndex(ctx, marketId);
+    if (!idx) return [0n, 0n];
+    const y = price.sub(this.fundingIndex(ctx, marketId)).raw;
+    const all = [...idx.long.top2Raw(y), ...idx.short.top2Raw(y)].sort((a, b) => (a > b ? -1 : a < b ? 1 : 0));
+    return [rawToUusdcCeil(all[0]), rawToUusdcCeil(all[1])];
+  }
+
   // --- risk ------------------------------------------------------------------------
 
   /** The market's current ratios; before its first end-block, the targets at today's σ. */
@@ -394,7 +490,10 @@ export class MarginKeeper {
   }
 
   private targets(ctx: Context, market: Market): { multiplier: Dec; imr: Dec; mmrTarget: Dec } {
-    const multiplier = marginMultiplier(this.oracle.sigma(ctx, market.oracleTicker), Dec.parse(market.volatilityTarget), Dec.parse(market.maxMarginMultiplier));
+    const max = Dec.parse(market.maxMarginMultiplier);
+    const vol = marginMultiplier(this.oracle.sigma(ctx, market.oracleTicker), Dec.parse(market.volatilityTarget), max);
+    const factor = this.coverageFactor(ctx, market);
+    const multiplier = factor.eq(Dec.ONE) ? vol : Dec.min(vol.mul(factor, "ceil"), max);
     return { multiplier, imr: scaledRatio(Dec.parse(market.imrBase), multiplier), mmrTarget: scaledRatio(Dec.parse(market.mmrBase), multiplier) };
   }
 

@@ -58,6 +58,11 @@ export interface Pool {
   cover2Uusdc: string;
   /** coverage = (balance − escrowed value) / required capital (decimal; empty when nothing is required). */
   coverage: string;
+  /**
+   * preemptive_margin: while coverage < 1, the margin multiplier of the pool's markets is
+   * raised by 1/coverage (within each market's max_margin_multiplier); off when false.
+   */
+  preemptiveMargin: boolean;
 }
 
 /** Withdrawal is a pending LP withdrawal. */
@@ -92,6 +97,12 @@ export interface PoolSnapshot {
   balanceUusdc: string;
   /** total_shares at the epoch (integer string). */
   totalShares: string;
+  /** required_capital_uusdc from the stress model at the epoch (integer string). */
+  requiredCapitalUusdc: string;
+  /** cover2_uusdc at the epoch (integer string). */
+  cover2Uusdc: string;
+  /** coverage ratio at the epoch (decimal; empty when nothing was required). */
+  coverage: string;
 }
 
 /** Params of the insurance module. */
@@ -233,6 +244,7 @@ function createBasePool(): Pool {
     requiredCapitalUusdc: "",
     cover2Uusdc: "",
     coverage: "",
+    preemptiveMargin: false,
   };
 }
 
@@ -296,6 +308,9 @@ export const Pool: MessageFns<Pool> = {
     }
     if (message.coverage !== "") {
       writer.uint32(146).string(message.coverage);
+    }
+    if (message.preemptiveMargin !== false) {
+      writer.uint32(152).bool(message.preemptiveMargin);
     }
     return writer;
   },
@@ -457,6 +472,14 @@ export const Pool: MessageFns<Pool> = {
             message.coverage = reader.string();
             continue;
           }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.preemptiveMargin = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -497,6 +520,7 @@ export const Pool: MessageFns<Pool> = {
         : "",
       cover2Uusdc: isSet(object.cover2_uusdc) ? globalThis.String(object.cover2_uusdc) : "",
       coverage: isSet(object.coverage) ? globalThis.String(object.coverage) : "",
+      preemptiveMargin: isSet(object.preemptive_margin) ? globalThis.Boolean(object.preemptive_margin) : false,
     };
   },
 
@@ -556,6 +580,9 @@ export const Pool: MessageFns<Pool> = {
     if (message.coverage !== "") {
       obj.coverage = message.coverage;
     }
+    if (message.preemptiveMargin !== false) {
+      obj.preemptive_margin = message.preemptiveMargin;
+    }
     return obj;
   },
 
@@ -585,6 +612,7 @@ export const Pool: MessageFns<Pool> = {
     message.requiredCapitalUusdc = object.requiredCapitalUusdc ?? "";
     message.cover2Uusdc = object.cover2Uusdc ?? "";
     message.coverage = object.coverage ?? "";
+    message.preemptiveMargin = object.preemptiveMargin ?? false;
     return message;
   },
 };
@@ -776,7 +804,17 @@ export const Withdrawal: MessageFns<Withdrawal> = {
 };
 
 function createBasePoolSnapshot(): PoolSnapshot {
-  return { poolId: "", epoch: 0n, height: 0n, nav: "", balanceUusdc: "", totalShares: "" };
+  return {
+    poolId: "",
+    epoch: 0n,
+    height: 0n,
+    nav: "",
+    balanceUusdc: "",
+    totalShares: "",
+    requiredCapitalUusdc: "",
+    cover2Uusdc: "",
+    coverage: "",
+  };
 }
 
 export const PoolSnapshot: MessageFns<PoolSnapshot> = {
@@ -804,6 +842,15 @@ export const PoolSnapshot: MessageFns<PoolSnapshot> = {
     }
     if (message.totalShares !== "") {
       writer.uint32(50).string(message.totalShares);
+    }
+    if (message.requiredCapitalUusdc !== "") {
+      writer.uint32(58).string(message.requiredCapitalUusdc);
+    }
+    if (message.cover2Uusdc !== "") {
+      writer.uint32(66).string(message.cover2Uusdc);
+    }
+    if (message.coverage !== "") {
+      writer.uint32(74).string(message.coverage);
     }
     return writer;
   },
@@ -869,6 +916,30 @@ export const PoolSnapshot: MessageFns<PoolSnapshot> = {
             message.totalShares = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.requiredCapitalUusdc = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.cover2Uusdc = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.coverage = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -889,6 +960,11 @@ export const PoolSnapshot: MessageFns<PoolSnapshot> = {
       nav: isSet(object.nav) ? globalThis.String(object.nav) : "",
       balanceUusdc: isSet(object.balance_uusdc) ? globalThis.String(object.balance_uusdc) : "",
       totalShares: isSet(object.total_shares) ? globalThis.String(object.total_shares) : "",
+      requiredCapitalUusdc: isSet(object.required_capital_uusdc)
+        ? globalThis.String(object.required_capital_uusdc)
+        : "",
+      cover2Uusdc: isSet(object.cover2_uusdc) ? globalThis.String(object.cover2_uusdc) : "",
+      coverage: isSet(object.coverage) ? globalThis.String(object.coverage) : "",
     };
   },
 
@@ -912,6 +988,15 @@ export const PoolSnapshot: MessageFns<PoolSnapshot> = {
     if (message.totalShares !== "") {
       obj.total_shares = message.totalShares;
     }
+    if (message.requiredCapitalUusdc !== "") {
+      obj.required_capital_uusdc = message.requiredCapitalUusdc;
+    }
+    if (message.cover2Uusdc !== "") {
+      obj.cover2_uusdc = message.cover2Uusdc;
+    }
+    if (message.coverage !== "") {
+      obj.coverage = message.coverage;
+    }
     return obj;
   },
 
@@ -926,6 +1011,9 @@ export const PoolSnapshot: MessageFns<PoolSnapshot> = {
     message.nav = object.nav ?? "";
     message.balanceUusdc = object.balanceUusdc ?? "";
     message.totalShares = object.totalShares ?? "";
+    message.requiredCapitalUusdc = object.requiredCapitalUusdc ?? "";
+    message.cover2Uusdc = object.cover2Uusdc ?? "";
+    message.coverage = object.coverage ?? "";
     return message;
   },
 };
