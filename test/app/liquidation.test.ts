@@ -105,6 +105,9 @@ describe("liquidation", () => {
     expect(supply(c)).toBe(supply0);
     // Nothing was left unpaid: every EventDeficitCovered has unpaid 0.
     expect(c.allEvents("backstop.insurance.v1.EventDeficitCovered").every((e) => e.unpaid_uusdc === "0")).toBe(true);
+    // And no ADL while the pool could pay.
+    expect(c.allEvents("backstop.clearing.v1.EventAdl")).toEqual([]);
+    expect(c.query("/backstop.clearing.v1.Query/AdlHistory", ClQ.QueryAdlHistoryRequest, ClQ.QueryAdlHistoryResponse, {}).records).toEqual([]);
   });
 
   it("partial liquidation: a position that is liquidatable but solvent closes the smallest part that restores initial margin, at its bankruptcy price bound", async () => {

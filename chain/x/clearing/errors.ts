@@ -14,3 +14,4 @@ export const ErrMarketNotActive = register(CLEARING, 10, "market does not accept
 export const ErrInsufficientMargin = register(CLEARING, 11, "insufficient free collateral for the order's worst-case fill");
 export const ErrNoLiquidationAuction = register(CLEARING, 12, "no liquidation auction for this position");
 export const ErrBidPrice = register(CLEARING, 13, "liquidation auction price is beyond the bid's limit");
+export const ErrInsuranceExhausted = register(CLEARING, 14, "the insurance waterfall cannot pay the deficit this would leave");

@@ -19,8 +19,11 @@
  *   0x08 ‖ u64 seq          → Liquidation (history)
  *   0x09                    → number of liquidations recorded (u64)
  *   0x0a ‖ market ‖ owner   → LiquidationAuction (a liquidatable position: watched, then auctioned)
+ *   0x0b ‖ u64 seq          → AdlRecord (history)
+ *   0x0c                    → number of ADL records (u64)
  */
 import { Context } from "../../app/context";
+import { ProtoType } from "../../app/module";
 import { Dec } from "../../math/decimal";
 import { PrefixKV } from "../../store/prefix";
 import { getProto, key, prefixEndOf, scanProto, setProto, u64 } from "../../store/codec";
@@ -29,13 +32,16 @@ import { OracleKeeper } from "../oracle/keeper";
 import { MarginKeeper, MARGIN_MODULE, positionValues } from "../margin/keeper";
 import { InsuranceKeeper } from "../insurance/keeper";
 import { FEE_COLLECTOR } from "../../app/tx";
-import { AuctionResult, FundingState, Liquidation, LiquidationAuction, LiquidationTier, Market, MarketStatus, Order, Side, TimeInForce } from "../../../client/src/generated/backstop/clearing/v1/clearing";
+import { moduleAddress } from "../../crypto/keys";
+import { AdlRecord, AuctionResult, FundingState, Liquidation, LiquidationAuction, LiquidationTier, Market, MarketStatus, Order, Side, TimeInForce } from "../../../client/src/generated/backstop/clearing/v1/clearing";
 import { CLEARING_STORE_PREFIX, MarketKeeper } from "./markets";
 import { belowCritical, coverageFactor, updateCoverage } from "./coverage";
+import { adlPrice, dutchPrice, incrementalClose, liquidationFee, roundDownTo, roundUpTo } from "./types/liquidation";
 import { runAuction, postOnlyWouldCross, bandLimits } from "./types/auction";
 import { bankruptcyPrice, equity, initialRequirement, isBankrupt, isLiquidatable, notionalCeil, notionalFloor } from "../margin/types/risk";
 import {
   ErrBidPrice,
+  ErrInsuranceExhausted,
   ErrInsufficientMargin,
   ErrInvalidOrder,
   ErrNoLiquidationAuction,
@@ -55,6 +61,19 @@ const RESERVED = 0x07;
 const LIQUIDATIONS = 0x08;
 const LIQ_COUNT = 0x09;
 const AUCTIONS = 0x0a;
+const ADL = 0x0b;
+const ADL_COUNT = 0x0c;
+
+const poolAccounts = new Map<string, string>();
+/** The account under which a pool holds the positions it took over (SPEC §3.6 step 4). */
+export function poolAccount(poolId: string): string {
+  let a = poolAccounts.get(poolId);
+  if (!a) {
+    a = moduleAddress(`insurance/${poolId}`);
+    poolAccounts.set(poolId, a);
+  }
+  return a;
+}
 
 export interface PlaceOrder {
   readonly owner: string;
@@ -82,6 +101,7 @@ export class ClearingKeeper {
       return f ? Dec.parse(f.cumulativeIndex) : Dec.ZERO;
     });
     margin.setCoverageFactor((ctx, market) => coverageFactor(ctx, insurance, market));
+    insurance.setInventoryValue((ctx, poolId) => this.inventoryValue(ctx, poolId));
   }
 
   private kv(ctx: Context): PrefixKV {
@@ -279,6 +299,7 @@ export class ClearingKeeper {
       // Liquidation comes after the oracle and before matching (SPEC §3.6).
       this.placeLiquidations(ctx, market, oracle);
       const clearing = this.runMarket(ctx, market, oracle);
+      this.sweepPoolAccount(ctx, market);
       this.updateFunding(ctx, market, oracle, clearing);
     }
     // Coverage and stress of every pool over the block's final positions (SPEC §3.8).
@@ -321,56 +342,259 @@ export class ClearingKeeper {
    * this block's auction for the smallest part that restores E ≥ IMR·notional, at most
    * max_liquidation_fraction_per_block of it (a position under min_liquidation_notional
    * goes whole). Its limit is the bankruptcy price while the mark is on the solvent side
-   * of it, else the mark less liquidation_slippage.
+   * of it, else the mark less liquidation_slippage — but never so far that a fill at the
+   * limit would leave a deficit beyond what the insurance waterfall can still pay this
+   * block. A bankrupt position whose deficit at the mark is beyond the waterfall goes to
+   * ADL instead (tier 4). Positions a pool took over are never liquidated: the pool
+   * unwinds them (see unwindPoolInventory).
    */
   placeLiquidations(ctx: Context, market: Market, mark: Dec): number {
-    const positions = this.margin.liquidatable(ctx, market, mark);
+    const pools = new Set(this.insurance.pools(ctx).map((p) => poolAccount(p.id)));
+    const positions = this.margin.liquidatable(ctx, market, mark).filter((p) => !pools.has(p.owner));
     this.updateAuctions(ctx, market, mark, positions);
+    this.unwindPoolInventory(ctx, market, mark);
     if (positions.length === 0) return 0;
     const { imr } = this.margin.ratios(ctx, market);
     const index = this.margin.fundingIndexOf(ctx, market.id);
     const step = Dec.parse(market.stepSize);
     const tick = Dec.parse(market.tickSize);
-    for (const p of positions) {
-      // (Liquidation orders are ioc: none is live from an earlier block.)
+    const slip = Dec.parse(market.liquidationSlippage);
+    // The worst-case deficits of the liquidation orders placed so far in this market: the
+    // waterfall must be able to pay all of them when the auction settles.
+    let committed = 0n;
+    let placed = 0;
+    for (const found of positions) {
+      // A takeover or ADL above may have closed it; liquidation orders are ioc, so none is live.
+      const p = this.margin.getPosition(ctx, found.owner, market.id);
+      if (!p || Dec.parse(p.size).isZero()) continue;
       const v = positionValues(p);
-      const abs = v.size.abs();
       const e = equity(v, mark, index);
-      let qty: Dec;
-      if (notionalFloor(abs, mark) < BigInt(market.minLiquidationNotionalUusdc) || e <= 0n) qty = abs;
-      else {
-        // |s| − E/(IMR·mark), rounded up to the step; capped by the per-block fraction.
-        const keep = Dec.ratio(e, 1_000_000n, "floor").div(imr.mul(mark, "ceil"), "floor");
-        let need = keep.gte(abs) ? step : abs.sub(keep);
-        need = roundUpTo(need, step);
-        const cap = roundUpTo(abs.mul(Dec.parse(market.maxLiquidationFractionPerBlock), "ceil"), step);
-        qty = Dec.min(Dec.min(need, cap), abs);
-      }
+      const room = this.insurance.capacity(ctx, market.insurancePoolId) - committed;
+      const close = incrementalClose({
+        size: v.size,
+        equity: e,
+        mark,
+        bankruptcy: bankruptcyPrice(v, index) ?? mark,
+        imr,
+        stepSize: step,
+        tickSize: tick,
+        maxFraction: Dec.parse(market.maxLiquidationFractionPerBlock),
+        minNotionalUusdc: BigInt(market.minLiquidationNotionalUusdc),
+        slippage: slip,
+        room,
+      });
+      let qty = close.quantity;
       if (!qty.isPositive()) continue;
-      const long = v.size.isPositive();
-      const bk = bankruptcyPrice(v, index) ?? mark;
-      const slip = Dec.parse(market.liquidationSlippage);
-      const solvent = long ? mark.gt(bk) : mark.lt(bk);
-      let limit = solvent ? bk : long ? mark.mul(Dec.ONE.sub(slip), "floor") : mark.mul(Dec.ONE.add(slip), "ceil");
-      limit = long ? roundUpTo(Dec.max(limit, tick), tick) : roundDownTo(limit, tick);
-      const order: Order = {
-        id: this.nextOrderId(ctx),
-        owner: p.owner,
-        marketId: market.id,
-        side: long ? Side.SIDE_SELL : Side.SIDE_BUY,
-        price: limit.toString(),
-        quantity: qty.toString(),
-        filledQuantity: Dec.ZERO.toString(),
-        timeInForce: TimeInForce.TIME_IN_FORCE_IOC,
-        reduceOnly: true,
-        clientId: 0n,
-        placedHeight: ctx.height,
-        isLiquidation: true,
-      };
-      this.putOrder(ctx, order);
-      ctx.events.emitTyped("backstop.clearing.v1.EventOrderPlaced", { order: Order.toJSON(order) });
+      if (!close.solvent && -e > room) {
+        // Tier 4: nothing stands behind this deficit but the winners.
+        const left = this.autoDeleverage(ctx, market, p, mark, room > 0n ? room : 0n);
+        if (left.isZero()) continue;
+        qty = left; // no profitable counterparty is left: the book takes the rest
+      }
+      if (!close.solvent && qty.eq(v.size.abs())) {
+        const worst = equity(v, close.limit, index);
+        if (worst < 0n) committed += -worst;
+      }
+      this.placeLiquidationOrder(ctx, market, p.owner, v.size.isPositive(), qty, close.limit);
+      placed++;
     }
-    return positions.length;
+    return placed;
+  }
+
+  private placeLiquidationOrder(ctx: Context, market: Market, owner: string, long: boolean, qty: Dec, limit: Dec): void {
+    const order: Order = {
+      id: this.nextOrderId(ctx),
+      owner,
+      marketId: market.id,
+      side: long ? Side.SIDE_SELL : Side.SIDE_BUY,
+      price: limit.toString(),
+      quantity: qty.toString(),
+      filledQuantity: Dec.ZERO.toString(),
+      timeInForce: TimeInForce.TIME_IN_FORCE_IOC,
+      reduceOnly: true,
+      clientId: 0n,
+      placedHeight: ctx.height,
+      isLiquidation: true,
+    };
+    this.putOrder(ctx, order);
+    ctx.events.emitTyped("backstop.clearing.v1.EventOrderPlaced", { order: Order.toJSON(order) });
+  }
+
+  // --- tier 3: pool takeover and unwinding ------------------------------------------------
+
+  /**
+   * SPEC §3.6 step 4: a position that neither the book nor the auction took within
+   * auction_blocks is taken over by its pool at the mark. The owner's position closes at
+   * the mark (its deficit paid by the waterfall, the liquidation fee out of what equity is
+   * left); the same size opens at the mark under the pool's account with no margin (E = 0),
+   * so that the pool now carries it — its NAV counts it at mark — and unwinds it through
+   * reduce-only orders in later auctions. If the waterfall cannot pay the deficit, ADL.
+   */
+  private takeOver(ctx: Context, market: Market, p: { owner: string }, mark: Dec): void {
+    const pos = this.margin.getPosition(ctx, p.owner, market.id);
+    if (!pos || Dec.parse(pos.size).isZero()) return;
+    const v = positionValues(pos);
+    const index = this.margin.fundingIndexOf(ctx, market.id);
+    const e = equity(v, mark, index);
+    const room = this.insurance.capacity(ctx, market.insurancePoolId);
+    if (-e > room) {
+      // What ADL cannot place stays liquidatable: this block's tier 1 offers it to the book.
+      this.autoDeleverage(ctx, market, pos, mark, room);
+      return;
+    }
+    const { imr } = this.margin.ratios(ctx, market);
+    const acct = poolAccount(market.insurancePoolId);
+    const free0 = this.margin.freeCollateral(ctx, pos.owner);
+    const { deficit } = this.margin.applyFill(ctx, pos.owner, market.id, v.size.neg(), mark, imr);
+    const fee = this.takeLiquidationFee(ctx, market, pos.owner, this.margin.freeCollateral(ctx, pos.owner) - free0, notionalCeil(v.size, mark));
+    if (deficit > 0n) this.payDeficit(ctx, market, deficit);
+    this.margin.applyFill(ctx, acct, market.id, v.size, mark, imr);
+    this.recordLiquidation(ctx, { height: ctx.height, marketId: market.id, owner: pos.owner, tier: LiquidationTier.LIQUIDATION_TIER_POOL_TAKEOVER, quantity: v.size.abs().toString(), price: mark.toString(), feeUusdc: fee.toString(), deficitUusdc: deficit.toString() });
+    ctx.events.emitTyped("backstop.clearing.v1.EventPoolTakeover", { pool_id: market.insurancePoolId, market_id: market.id, owner: pos.owner, size: v.size.toString(), price: mark.toString(), deficit_uusdc: deficit.toString() });
+  }
+
+  /** The liquidation fee of a full close: rate × notional, out of the equity the close released to free collateral. */
+  private takeLiquidationFee(ctx: Context, market: Market, owner: string, released: bigint, notional: bigint): bigint {
+    const fee = liquidationFee(Dec.parse(market.liquidationFeeRate), notional, released);
+    if (fee <= 0n) return 0n;
+    this.margin.subFree(ctx, owner, fee);
+    this.insurance.receiveRevenue(ctx, market.insurancePoolId, fee, MARGIN_MODULE);
+    return fee;
+  }
+
+  /**
+   * A pool's inventory in this market is offered every block through a reduce-only ioc
+   * order for at most max_liquidation_fraction_per_block of it (the rest whole once under
+   * min_liquidation_notional), within liquidation_slippage
+   * of the mark. What the fills release returns to the pool's balance (see sweepPoolAccount).
+   */
+  private unwindPoolInventory(ctx: Context, market: Market, mark: Dec): void {
+    const acct = poolAccount(market.insurancePoolId);
+    const pos = this.margin.getPosition(ctx, acct, market.id);
+    if (!pos || Dec.parse(pos.size).isZero()) return;
+    const size = Dec.parse(pos.size);
+    const abs = size.abs();
+    const step = Dec.parse(market.stepSize);
+    const tick = Dec.parse(market.tickSize);
+    const slip = Dec.parse(market.liquidationSlippage);
+    const whole = notionalFloor(abs, mark) < BigInt(market.minLiquidationNotionalUusdc);
+    const qty = whole ? abs : Dec.min(roundUpTo(abs.mul(Dec.parse(market.maxLiquidationFractionPerBlock), "ceil"), step), abs);
+    const long = size.isPositive();
+    const limit = long ? roundUpTo(Dec.max(mark.mul(Dec.ONE.sub(slip), "floor"), tick), tick) : roundDownTo(mark.mul(Dec.ONE.add(slip), "ceil"), tick);
+    this.placeLiquidationOrder(ctx, market, acct, long, qty, limit);
+  }
+
+  /** Free collateral of the pool's account (released by unwinding) goes back to the pool. */
+  private sweepPoolAccount(ctx: Context, market: Market): void {
+    const acct = poolAccount(market.insurancePoolId);
+    const free = this.margin.freeCollateral(ctx, acct);
+    if (free <= 0n) return;
+    this.margin.subFree(ctx, acct, free);
+    this.insurance.receiveRevenue(ctx, market.insurancePoolId, free, MARGIN_MODULE);
+  }
+
+  /** The value at mark of the positions a pool carries (signed uusdc), for its NAV. */
+  inventoryValue(ctx: Context, poolId: string): bigint {
+    const pool = this.insurance.getPool(ctx, poolId);
+    if (!pool) return 0n;
+    const acct = poolAccount(poolId);
+    let n = 0n;
+    for (const id of pool.marketIds) {
+      const pos = this.margin.getPosition(ctx, acct, id);
+      const market = this.markets.get(ctx, id);
+      if (!pos || !market || Dec.parse(pos.size).isZero()) continue;
+      const price = this.oracle.getPrice(ctx, market.oracleTicker);
+      if (!price) continue;
+      n += equity(positionValues(pos), Dec.parse(price.price), this.margin.fundingIndexOf(ctx, id));
+    }
+    return n;
+  }
+
+  // --- tier 4: auto-deleveraging -----------------------------------------------------------
+
+  /**
+   * SPEC §3.6 step 6, only when the waterfall cannot pay the deficit at the mark: the
+   * bankrupt position closes against opposite-side positions in profit at the mark,
+   * highest effective leverage (notional / equity at mark) first, ties by address; each
+   * is closed as far as needed before the next. The price is the bankruptcy price moved
+   * toward the mark by what the waterfall can still pay (`room`, spread over the size) and
+   * rounded to the tick on the position's side: the pools pay what they can, the winners
+   * give up only the rest. Each step is an ADL record and event with the profit it gave up
+   * (the distance from mark to that price × quantity). Returns the size not closed
+   * (non-zero only when no profitable counterparty is left). A last resort, so it reads
+   * the market's opposite side in full.
+   */
+  autoDeleverage(ctx: Context, market: Market, p: { owner: string }, mark: Dec, room: bigint): Dec {
+    const pos = this.margin.requirePosition(ctx, p.owner, market.id);
+    const v = positionValues(pos);
+    const index = this.margin.fundingIndexOf(ctx, market.id);
+    const long = v.size.isPositive();
+    const tick = Dec.parse(market.tickSize);
+    const price = adlPrice(v.size, bankruptcyPrice(v, index) ?? mark, mark, room, tick);
+    const { imr } = this.margin.ratios(ctx, market);
+    const pools = new Set(this.insurance.pools(ctx).map((x) => poolAccount(x.id)));
+    const ranked = this.margin
+      .positionsIn(ctx, market.id)
+      .filter((c) => c.owner !== p.owner && !pools.has(c.owner) && Dec.parse(c.size).isPositive() !== long && !Dec.parse(c.size).isZero())
+      .map((c) => {
+        const cv = positionValues(c);
+        const ce = equity(cv, mark, index);
+        return { c, size: cv.size.abs(), equity: ce, notional: notionalCeil(cv.size, mark), profit: ce - cv.margin };
+      })
+      .filter((x) => x.profit > 0n && x.equity > 0n)
+      // leverage a > leverage b ⇔ notional_a · equity_b > notional_b · equity_a
+      .sort((a, b) => {
+        const l = a.notional * b.equity;
+        const r = b.notional * a.equity;
+        if (l !== r) return l > r ? -1 : 1;
+        return a.c.owner < b.c.owner ? -1 : a.c.owner > b.c.owner ? 1 : 0;
+      });
+    let left = v.size.abs();
+    let closed = Dec.ZERO;
+    let deficit = 0n;
+    for (const x of ranked) {
+      if (left.isZero()) break;
+      const take = Dec.min(left, x.size);
+      const r = this.margin.applyFill(ctx, p.owner, market.id, long ? take.neg() : take, price, imr);
+      deficit += r.deficit;
+      this.margin.applyFill(ctx, x.c.owner, market.id, long ? take : take.neg(), price, imr);
+      const given = notionalFloor(take, long ? price.sub(mark) : mark.sub(price));
+      const rec: AdlRecord = { height: ctx.height, marketId: market.id, bankruptOwner: p.owner, counterparty: x.c.owner, quantity: take.toString(), price: price.toString(), amountUusdc: given.toString() };
+      this.recordAdl(ctx, rec);
+      left = left.sub(take);
+      closed = closed.add(take);
+    }
+    if (closed.isPositive()) {
+      if (deficit > 0n) this.payDeficit(ctx, market, deficit);
+      this.recordLiquidation(ctx, { height: ctx.height, marketId: market.id, owner: p.owner, tier: LiquidationTier.LIQUIDATION_TIER_ADL, quantity: closed.toString(), price: price.toString(), feeUusdc: "0", deficitUusdc: deficit.toString() });
+      if (left.isZero()) this.kv(ctx).delete(this.auctionKey(market.id, p.owner));
+    }
+    return left;
+  }
+
+  private recordAdl(ctx: Context, r: AdlRecord): void {
+    this.append(ctx, ADL, ADL_COUNT, AdlRecord, r);
+    ctx.events.emitTyped("backstop.clearing.v1.EventAdl", { record: AdlRecord.toJSON(r) });
+  }
+
+  adlCount(ctx: Context): bigint {
+    return this.count(ctx, ADL_COUNT);
+  }
+
+  adlHistory(ctx: Context): AdlRecord[] {
+    return [...scanProto(this.kv(ctx), key(ADL), AdlRecord)].map(([, r]) => r);
+  }
+
+  /** Appends to a history kept under `table` ‖ u64 seq, its length under `countTable`. */
+  private append<T>(ctx: Context, table: number, countTable: number, type: ProtoType<T>, value: T): void {
+    const next = this.count(ctx, countTable) + 1n;
+    setProto(this.kv(ctx), Buffer.concat([key(table), u64(next)]), type, value);
+    this.kv(ctx).set(key(countTable), u64(next));
+  }
+
+  private count(ctx: Context, countTable: number): bigint {
+    const raw = this.kv(ctx).get(key(countTable));
+    return raw ? Buffer.from(raw).readBigUInt64BE() : 0n;
   }
 
   // --- tier 2: the liquidation auction ---------------------------------------------------
@@ -414,6 +638,10 @@ export class ClearingKeeper {
         const started: LiquidationAuction = { ...cur, sizeRemaining: size, startHeight: ctx.height, startPrice: mark.toString(), currentPrice: mark.toString() };
         setProto(kv, k, LiquidationAuction, started);
         ctx.events.emitTyped("backstop.clearing.v1.EventLiquidationAuction", { auction: LiquidationAuction.toJSON(started) });
+      } else if (cur.startPrice !== "" && ctx.height - cur.startHeight >= market.auctionBlocks) {
+        // Nobody took it within auction_blocks: the pool takes it over at mark (tier 3).
+        kv.delete(k);
+        this.takeOver(ctx, market, pos, mark);
       } else if (cur.startPrice !== "") {
         setProto(kv, k, LiquidationAuction, { ...cur, sizeRemaining: size, currentPrice: this.auctionPrice(ctx, market, cur, Dec.parse(pos.size).isPositive()).toString() });
       }
@@ -422,13 +650,7 @@ export class ClearingKeeper {
 
   /** The takeover price now: from the start price, worse for the position by auction_step per block, at most auction_max_discount. */
   auctionPrice(ctx: Context, market: Market, a: LiquidationAuction, long: boolean): Dec {
-    const start = Dec.parse(a.startPrice);
-    const steps = ctx.height - a.startHeight;
-    const raw = Dec.parse(market.auctionStep).mulInt(steps);
-    const max = Dec.parse(market.auctionMaxDiscount);
-    const discount = raw.gt(max) ? max : raw;
-    const tick = Dec.parse(market.tickSize);
-    return long ? roundDownTo(start.mul(Dec.ONE.sub(discount), "floor"), tick) : roundUpTo(start.mul(Dec.ONE.add(discount), "ceil"), tick);
+    return dutchPrice(Dec.parse(a.startPrice), ctx.height - a.startHeight, Dec.parse(market.auctionStep), Dec.parse(market.auctionMaxDiscount), Dec.parse(market.tickSize), long);
   }
 
   /**
@@ -454,10 +676,18 @@ export class ClearingKeeper {
     const free = this.margin.freeCollateral(ctx, bidder);
     if (free < im) throw ErrInsufficientMargin.wrap(`needs ${im}uusdc free, has ${free}uusdc`);
     const ownerSide = long ? taken.neg() : taken;
+    const free0 = this.margin.freeCollateral(ctx, owner);
     const { deficit } = this.margin.applyFill(ctx, owner, marketId, ownerSide, price, imr);
+    // The waterfall must be able to pay what the bid leaves; beyond it, ADL decides (the tx reverts).
+    const room = this.insurance.capacity(ctx, market.insurancePoolId);
+    if (deficit > room) throw ErrInsuranceExhausted.wrap(`the bid leaves a deficit of ${deficit}uusdc; the waterfall can pay ${room}uusdc`);
     this.margin.applyFill(ctx, bidder, marketId, ownerSide.neg(), price, imr);
-    const fee = this.margin.chargeFromMargin(ctx, owner, marketId, Dec.parse(market.liquidationFeeRate).mulIntToInt(notionalCeil(taken, price), "ceil"));
-    if (fee > 0n) this.insurance.receiveRevenue(ctx, market.insurancePoolId, fee, MARGIN_MODULE);
+    let fee: bigint;
+    if (taken.eq(size.abs())) fee = this.takeLiquidationFee(ctx, market, owner, this.margin.freeCollateral(ctx, owner) - free0, notionalCeil(taken, price));
+    else {
+      fee = this.margin.chargeFromMargin(ctx, owner, marketId, Dec.parse(market.liquidationFeeRate).mulIntToInt(notionalCeil(taken, price), "ceil"));
+      if (fee > 0n) this.insurance.receiveRevenue(ctx, market.insurancePoolId, fee, MARGIN_MODULE);
+    }
     if (deficit > 0n) this.payDeficit(ctx, market, deficit);
     this.recordLiquidation(ctx, { height: ctx.height, marketId, owner, tier: LiquidationTier.LIQUIDATION_TIER_AUCTION, quantity: taken.toString(), price: price.toString(), feeUusdc: fee.toString(), deficitUusdc: deficit.toString() });
     const left = this.margin.getPosition(ctx, owner, marketId);
@@ -467,17 +697,12 @@ export class ClearingKeeper {
   }
 
   private recordLiquidation(ctx: Context, l: Liquidation): void {
-    const kv = this.kv(ctx);
-    const seqKey = key(LIQUIDATIONS);
-    const next = this.liquidationCount(ctx) + 1n;
-    setProto(kv, Buffer.concat([seqKey, u64(next)]), Liquidation, l);
-    kv.set(key(LIQ_COUNT), u64(next));
+    this.append(ctx, LIQUIDATIONS, LIQ_COUNT, Liquidation, l);
     ctx.events.emitTyped("backstop.clearing.v1.EventLiquidation", { liquidation: Liquidation.toJSON(l) });
   }
 
   liquidationCount(ctx: Context): bigint {
-    const raw = this.kv(ctx).get(key(LIQ_COUNT));
-    return raw ? Buffer.from(raw).readBigUInt64BE() : 0n;
+    return this.count(ctx, LIQ_COUNT);
   }
 
   liquidations(ctx: Context): Liquidation[] {
@@ -495,12 +720,36 @@ export class ClearingKeeper {
 
     const maker = o.placedHeight < ctx.height;
     const signed = o.side === Side.SIDE_BUY ? qty : qty.neg();
+    const free0 = this.margin.freeCollateral(ctx, o.owner);
     const { realized, deficit } = this.margin.applyFill(ctx, o.owner, market.id, signed, price, imr);
+    if (o.isLiquidation && o.owner === poolAccount(market.insurancePoolId)) {
+      // A pool unwinding its inventory: no fee to itself; a loss beyond the (zero) margin is its own.
+      if (deficit > 0n) this.payDeficit(ctx, market, deficit);
+      ctx.events.emitTyped("backstop.clearing.v1.EventFill", {
+        order_id: o.id.toString(),
+        owner: o.owner,
+        market_id: market.id,
+        side: o.side === Side.SIDE_BUY ? "SIDE_BUY" : "SIDE_SELL",
+        quantity: qty.toString(),
+        price: price.toString(),
+        fee_uusdc: "0",
+        maker: false,
+        realized_pnl_uusdc: realized.toString(),
+      });
+      return;
+    }
     if (o.isLiquidation) {
       // The liquidation fee (rate × closed notional, capped by what equity is left) goes to the pool;
       // a deficit is paid by the pool at once (tier 3), so the counterparties are paid in full.
-      const fee = this.margin.chargeFromMargin(ctx, o.owner, market.id, Dec.parse(market.liquidationFeeRate).mulIntToInt(notionalCeil(qty, price), "ceil"));
-      if (fee > 0n) this.insurance.receiveRevenue(ctx, market.insurancePoolId, fee, MARGIN_MODULE);
+      const left = this.margin.getPosition(ctx, o.owner, market.id);
+      let fee: bigint;
+      if (!left || Dec.parse(left.size).isZero()) {
+        // Closed in full: the fee comes out of the equity the close released.
+        fee = this.takeLiquidationFee(ctx, market, o.owner, this.margin.freeCollateral(ctx, o.owner) - free0, notionalCeil(qty, price));
+      } else {
+        fee = this.margin.chargeFromMargin(ctx, o.owner, market.id, Dec.parse(market.liquidationFeeRate).mulIntToInt(notionalCeil(qty, price), "ceil"));
+        if (fee > 0n) this.insurance.receiveRevenue(ctx, market.insurancePoolId, fee, MARGIN_MODULE);
+      }
       const unpaid = deficit > 0n ? this.payDeficit(ctx, market, deficit) : 0n;
       this.recordLiquidation(ctx, { height: ctx.height, marketId: market.id, owner: o.owner, tier: LiquidationTier.LIQUIDATION_TIER_INCREMENTAL, quantity: qty.toString(), price: price.toString(), feeUusdc: fee.toString(), deficitUusdc: deficit.toString() });
       ctx.events.emitTyped("backstop.clearing.v1.EventFill", {
@@ -580,13 +829,4 @@ export class ClearingKeeper {
     }
     this.setFunding(ctx, next);
   }
-}
-
-function roundUpTo(x: Dec, step: Dec): Dec {
-  const r = x.raw % step.raw;
-  return r === 0n ? x : Dec.fromRaw(x.raw - r + step.raw);
-}
-
-function roundDownTo(x: Dec, step: Dec): Dec {
-  return Dec.fromRaw(x.raw - (x.raw % step.raw));
 }

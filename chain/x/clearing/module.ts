@@ -44,6 +44,8 @@ import {
   QueryLiquidationsResponse,
   QueryLiquidationAuctionsRequest,
   QueryLiquidationAuctionsResponse,
+  QueryAdlHistoryRequest,
+  QueryAdlHistoryResponse,
   QueryMarketRequest,
   QueryMarketResponse,
   QueryMarketsRequest,
@@ -187,6 +189,10 @@ export class ClearingModule implements AppModule {
       defineQuery("/backstop.clearing.v1.Query/LiquidationAuctions", QueryLiquidationAuctionsRequest, QueryLiquidationAuctionsResponse, (ctx, r) => {
         const { items, pagination } = paginate(k.liquidationAuctions(ctx), r.pagination);
         return { auctions: items, pagination };
+      }),
+      defineQuery("/backstop.clearing.v1.Query/AdlHistory", QueryAdlHistoryRequest, QueryAdlHistoryResponse, (ctx, r) => {
+        const { items, pagination } = paginate(k.adlHistory(ctx).reverse(), r.pagination);
+        return { records: items, pagination };
       }),
       defineQuery("/backstop.clearing.v1.Query/Solvency", QuerySolvencyRequest, QuerySolvencyResponse, (ctx) =>
         solvency(ctx, { bank, markets: this.markets, oracle: this.oracle, margin: this.margin, insurance, clearing: k }),

@@ -62,7 +62,14 @@ export interface DeficitOutcome {
 }
 
 export class InsuranceKeeper {
+  /** The value at mark of positions a pool took over (the clearing module installs it). */
+  private inventoryValue: (ctx: Context, poolId: string) => bigint = () => 0n;
+
   constructor(private readonly bank: BankKeeper, private readonly collateralDenom = "uusdc") {}
+
+  setInventoryValue(f: (ctx: Context, poolId: string) => bigint): void {
+    this.inventoryValue = f;
+  }
 
   private kv(ctx: Context): PrefixKV {
     return new PrefixKV(ctx.store, INSURANCE_STORE_PREFIX);
@@ -112,9 +119,9 @@ export class InsuranceKeeper {
     return n;
   }
 
-  /** Net assets and shares: what NAV is computed from. */
+  /** Net assets (balance − debt + lent out + inventory taken over, at mark) and shares: what NAV is computed from. */
   book(ctx: Context, p: Pool): PoolBook {
-    return { assets: big(p.balanceUusdc) - big(p.debtUusdc) + this.lentOut(ctx, p.id), shares: big(p.totalShares) };
+    return { assets: big(p.balanceUusdc) - big(p.debtUusdc) + this.lentOut(ctx, p.id) + this.inventoryValue(ctx, p.id), shares: big(p.totalShares) };
   }
 
   nav(ctx: Context, p: Pool): Dec {

@@ -20,7 +20,9 @@ export type BackstopEvent =
   | { kind: "deficit_covered"; poolId: string; sourcePoolId: string; marketId: string; amountUusdc: bigint; unpaidUusdc: bigint }
   | { kind: "withdrawal_paid"; withdrawalId: bigint; owner: string; poolId: string; shares: bigint; amountUusdc: bigint }
   | { kind: "coverage"; poolId: string; requiredCapitalUusdc: bigint; cover2Uusdc: bigint; coverage: string }
-  | { kind: "price"; ticker: string; price: string; previousPrice: string; sigma: string };
+  | { kind: "price"; ticker: string; price: string; previousPrice: string; sigma: string }
+  | { kind: "adl"; marketId: string; bankruptOwner: string; counterparty: string; quantity: string; price: string; amountUusdc: bigint }
+  | { kind: "pool_takeover"; poolId: string; marketId: string; owner: string; size: string; price: string; deficitUusdc: bigint };
 
 const TIERS = ["UNSPECIFIED", "INCREMENTAL", "AUCTION", "POOL_TAKEOVER", "ADL"];
 
@@ -53,6 +55,14 @@ export function parseEvents(events: readonly AbciEventLike[]): BackstopEvent[] {
         out.push({ kind: "liquidation", marketId: l.market_id, owner: l.owner, tier: tier.toLowerCase(), quantity: l.quantity, price: l.price, feeUusdc: big(l.fee_uusdc), deficitUusdc: big(l.deficit_uusdc) });
         break;
       }
+      case "backstop.clearing.v1.EventAdl": {
+        const r = a.record ?? {};
+        out.push({ kind: "adl", marketId: r.market_id, bankruptOwner: r.bankrupt_owner, counterparty: r.counterparty, quantity: r.quantity, price: r.price, amountUusdc: big(r.amount_uusdc) });
+        break;
+      }
+      case "backstop.clearing.v1.EventPoolTakeover":
+        out.push({ kind: "pool_takeover", poolId: a.pool_id, marketId: a.market_id, owner: a.owner, size: a.size, price: a.price, deficitUusdc: big(a.deficit_uusdc) });
+        break;
       case "backstop.insurance.v1.EventDeficitCovered":
         out.push({ kind: "deficit_covered", poolId: a.pool_id, sourcePoolId: a.source_pool_id, marketId: a.market_id, amountUusdc: big(a.amount_uusdc), unpaidUusdc: big(a.unpaid_uusdc) });
         break;

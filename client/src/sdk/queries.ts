@@ -72,6 +72,8 @@ export interface ClearingExtension {
     solvency(): Promise<clearing.QuerySolvencyResponse>;
     liquidations(): Promise<clearing.QueryLiquidationsResponse>;
     liquidationAuctions(): Promise<clearing.QueryLiquidationAuctionsResponse>;
+    /** Auto-deleveraging steps, newest first. */
+    adlHistory(): Promise<clearing.QueryAdlHistoryResponse>;
   };
 }
 
@@ -90,6 +92,7 @@ export function setupClearingExtension(base: QueryClient): ClearingExtension {
       solvency: () => q.Solvency({}),
       liquidations: () => q.Liquidations({ pagination: undefined }),
       liquidationAuctions: () => q.LiquidationAuctions({ pagination: undefined }),
+      adlHistory: () => q.AdlHistory({ pagination: undefined }),
     },
   };
 }

@@ -383,6 +383,11 @@ export const chainCommands: Command[] = [
     run: (ctx) => runQuery(ctx, (c) => c.query.clearing.liquidationAuctions(), (r) => clearingQ.QueryLiquidationAuctionsResponse.toJSON(r)),
   },
   {
+    path: ["q", "clearing", "adl-history"],
+    usage: "q clearing adl-history   (auto-deleveraging steps, newest first: who was closed against whom, at what price, for how much)",
+    run: (ctx) => runQuery(ctx, (c) => c.query.clearing.adlHistory(), (r) => clearingQ.QueryAdlHistoryResponse.toJSON(r)),
+  },
+  {
     path: ["q", "solvency"],
     usage: "q solvency   (SPEC §3.9: collateral + pools ≥ positive equity + free collateral; balanced books)",
     run: (ctx) => runQuery(ctx, (c) => c.query.clearing.solvency(), (r) => clearingQ.QuerySolvencyResponse.toJSON(r)),
