@@ -197,6 +197,9 @@ describe("backstop CLI and SDK against a localnet", () => {
     const solvency = (await cli("q", "solvency")).json;
     expect(solvency.holds).toBe(true);
     expect(solvency.markets.find((m: { market_id: string }) => m.market_id === "SOL-USD")).toMatchObject({ long_size: d("20"), short_size: d("20"), balanced: true });
+    // No ADL on a chain where nothing went bankrupt; the pools carry their stress figures.
+    expect((await cli("q", "clearing", "adl-history")).json.records ?? []).toEqual([]);
+    expect((await cli("q", "insurance", "pool", "alts")).json.pool.required_capital_uusdc).toMatch(/^\d+$/);
     // A resting order is cancelled through the CLI.
     const rest = await cli("tx", "clearing", "place-order", "SOL-USD", "buy", "1", "120", "--from", "liquidator");
     expect(rest.json.code).toBe(0);
