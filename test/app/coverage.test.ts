@@ -1,5 +1,5 @@
 /**
- * Coverage (SPEC §3.8): the O(log n) figures from the coverage index against a
+ * Coverage (SPEC §3.8). First, the O(log n) figures from the coverage index against a
  * brute-force pass over every position (fast-check, random books). The index follows the
  * store block by block — built at the first end-block, then updated from each block's
  * changes (positions opened, resized, re-margined, closed) — and at every block:
@@ -8,6 +8,8 @@
  *     exact equity of each position (the key rounds the margin term down);
  *   - the two largest single deficits equal the brute-force two largest (within 1 uusdc each);
  *   - the pool figures (required capital = worse direction, Cover-2) agree.
+ * Then, through the application: the coverage controls (pre-emptive margin, reduce-only
+ * below the critical level) switch on and lift as the pool is funded.
  */
 import fc from "fast-check";
 import { buildModules } from "../../chain/app/modules";
@@ -24,6 +26,13 @@ import { poolStress, stressMove, stressPrices } from "../../chain/x/clearing/cov
 import { localnetMarket } from "../../chain/app/genesis";
 import { GenesisState } from "../../client/src/generated/backstop/clearing/v1/genesis";
 import { Position } from "../../client/src/generated/backstop/margin/v1/margin";
+import { chain, msg } from "../util/chain";
+import * as MarginTx from "../../client/src/generated/backstop/margin/v1/tx";
+import * as MarginQ from "../../client/src/generated/backstop/margin/v1/query";
+import * as ClTx from "../../client/src/generated/backstop/clearing/v1/tx";
+import * as InsTx from "../../client/src/generated/backstop/insurance/v1/tx";
+import * as InsQ from "../../client/src/generated/backstop/insurance/v1/query";
+import { Side, TimeInForce } from "../../client/src/generated/backstop/clearing/v1/clearing";
 
 const arbPos = fc.record({
   owner: fc.integer({ min: 0, max: 80 }),
@@ -120,5 +129,59 @@ describe("coverage: O(log n) figures equal brute force", () => {
       { numRuns: 150, seed: 11 },
     );
     expect(nonzero).toBeGreaterThan(50);
+  });
+});
+
+describe("coverage controls through the application", () => {
+  it("coverage below 1 raises margin, below critical the pool's markets go reduce-only, and both lift as LPs fund the pool", async () => {
+    const c = await chain((s) => {
+      for (const p of s.insurance.pools) if (p.id === "majors") Object.assign(p, { preemptive_margin: true, critical_coverage: "0.5" });
+    });
+    const [, alice, , carol, , lp1] = c.accounts;
+    const USDC = 1_000_000n;
+    const order = (who: typeof alice, side: "buy" | "sell", qty: string, reduceOnly = false) =>
+      msg("/backstop.clearing.v1.MsgPlaceOrder", ClTx.MsgPlaceOrder, { owner: who.address, marketId: "BTC-USD", side: side === "buy" ? Side.SIDE_BUY : Side.SIDE_SELL, price: "60000", quantity: qty, timeInForce: TimeInForce.TIME_IN_FORCE_GTC, reduceOnly });
+    const fund = (amount: bigint) => c.block([[lp1, [msg("/backstop.insurance.v1.MsgDeposit", InsTx.MsgDeposit, { depositor: lp1.address, poolId: "majors", amount: { denom: "uusdc", amount: amount.toString() } })]]]);
+    const majors = () => c.query("/backstop.insurance.v1.Query/Pool", InsQ.QueryPoolRequest, InsQ.QueryPoolResponse, { poolId: "majors" }).pool!;
+    const imr = () => Dec.parse(c.query("/backstop.margin.v1.Query/MarketRisk", MarginQ.QueryMarketRiskRequest, MarginQ.QueryMarketRiskResponse, { marketId: "BTC-USD" }).risk!.imr);
+
+    fund(1_000n * USDC);
+    c.block([[alice, [msg("/backstop.margin.v1.MsgDeposit", MarginTx.MsgDeposit, { owner: alice.address, amount: { denom: "uusdc", amount: (100_000n * USDC).toString() } })]], [carol, [msg("/backstop.margin.v1.MsgDeposit", MarginTx.MsgDeposit, { owner: carol.address, amount: { denom: "uusdc", amount: (100_000n * USDC).toString() } })]]]);
+    expect(majors().coverage).toBe(""); // nothing at risk yet
+    expect(imr().toString()).toBe(Dec.parse("0.05").toString());
+    c.block([[alice, [order(alice, "buy", "1")]], [carol, [order(carol, "sell", "1")]]]);
+
+    // Stress move 10% (the floor: σ is still 0): at 54,000 alice's 3,000 margin is 3,000 short, at 66,000 carol's.
+    let p = majors();
+    expect(p.requiredCapitalUusdc).toBe((3_000n * USDC).toString());
+    expect(p.cover2Uusdc).toBe((3_000n * USDC).toString());
+    // Balance 1,000 + 20% of the 60 USDC of taker fees = 1,012: coverage 0.3373… < critical 0.5.
+    expect(p.balanceUusdc).toBe((1_012n * USDC).toString());
+    expect(p.coverage).toBe(Dec.ratio(1_012n, 3_000n, "floor").toString());
+    expect(c.allEvents("backstop.insurance.v1.EventCoverage").some((e) => e.pool_id === "majors" && e.coverage === p.coverage)).toBe(true);
+    // Reduce-only for new exposure (clearing/10), in CheckTx and in delivery; reducing still works.
+    const [refused] = c.block([[alice, [order(alice, "buy", "0.1")]]]);
+    expect([refused.codespace, refused.code]).toEqual(["clearing", 10]);
+    expect(refused.log).toContain("below its critical level");
+    const [reduce] = c.block([[alice, [order(alice, "sell", "0.1", true)]]]);
+    expect(reduce.code).toBe(0);
+    // Pre-emptive margin: the multiplier 1/0.3373 ≈ 2.96, so IMR ≈ 14.8%.
+    expect(imr().gt(Dec.parse("0.14"))).toBe(true);
+    expect(imr().lt(Dec.parse("0.15"))).toBe(true);
+
+    // LPs fund the pool to 2,012 USDC (the reduce order rests unfilled): coverage 0.67, above critical, below 1.
+    fund(1_000n * USDC);
+    p = majors();
+    expect(Dec.parse(p.coverage).gt(Dec.parse("0.5"))).toBe(true);
+    expect(Dec.parse(p.coverage).lt(Dec.ONE)).toBe(true);
+    const [accepted] = c.block([[carol, [order(carol, "sell", "0.1")]]]);
+    expect(accepted.code).toBe(0);
+    expect(imr().gt(Dec.parse("0.07"))).toBe(true);
+    expect(imr().lt(Dec.parse("0.08"))).toBe(true);
+
+    // Fully covered: margin back to its base.
+    fund(10_000n * USDC);
+    expect(Dec.parse(majors().coverage).gte(Dec.ONE)).toBe(true);
+    expect(imr().toString()).toBe(Dec.parse("0.05").toString());
   });
 });
