@@ -5,12 +5,18 @@
  *     nobody;
  *   - risk_sweep_crash_10k_ms_1m: the detection plus tier-1 liquidation orders of a block
  *     whose mark makes 10,000 positions liquidatable (ClearingKeeper.placeLiquidations);
- *   - restart_s_1m: closing the store and reopening it until the first sweep answers;
- *   - rss_mib_1m: the process's resident memory with the store open.
+ *   - coverage_query_ms_1m: a pool's stress figures (SPEC §3.8: the stressed deficit in
+ *     both directions and Cover-2) from the coverage index;
+ *   - restart_s_1m: a fresh process (bench/restart.ts) opening the store until the first
+ *     sweep answers and the coverage index is rebuilt (what the first block after a
+ *     restart needs);
+ *   - rss_mib_1m: that process's resident memory then — a node holding N positions
+ *     (the loading process's is in the notes: it also holds what loading left behind).
  * Positions are written through MarginKeeper.setPosition in committed batches, exactly
  * as fills write them.
  */
 import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildModules } from "../chain/app/modules";
@@ -22,6 +28,7 @@ import { CommitStore, openLmdbStore } from "../chain/store/commit";
 import { toAddress } from "../chain/crypto/keys";
 import { Dec } from "../chain/math/decimal";
 import { localnetAppState } from "../chain/app/genesis";
+import { poolStress } from "../chain/x/clearing/coverage";
 import type { Benchmark } from "./suite";
 
 const now = () => process.hrtime.bigint(); // determinism-ok: benchmark timing
@@ -57,7 +64,8 @@ export function riskBench(n: number, crossing: number): Benchmark {
           for (let i = start; i < Math.min(n, start + batch); i++) {
             const owner = toAddress(Uint8Array.from({ length: 20 }, (_, j) => (j < 4 ? (i >>> (8 * j)) & 0xff : (i * 131 + j * 17) & 0xff)));
             const levered = i % Math.floor(n / crossing) === 0;
-            const margin = levered ? 300_000_000n : 3_000_000_000n; // per 0.1 BTC
+            // per 0.1 BTC, with up to ~1 USDC of spread so that keys differ
+            const margin = (levered ? 300_000_000n : 3_000_000_000n) + BigInt(i % 997) * 1_000n;
             m.margin.setPosition(ctx, { owner, marketId: "BTC-USD", size: "0.1", entryPrice: "60000", marginUusdc: margin.toString(), fundingIndexSnapshot: "0", openedHeight: h });
           }
           store.commit(h, store.stage(cache.changes()));
@@ -81,30 +89,42 @@ export function riskBench(n: number, crossing: number): Benchmark {
           liquidated = m.clearing.placeLiquidations(context(new CacheKV(store), h + 1n), market, Dec.fromInt(58_000n));
           crash.push(ms(t));
         }
-        (globalThis as { gc?: () => void }).gc?.(); // make bench runs node --expose-gc: measure live memory, not garbage
-        const rss = process.memoryUsage().rss / 2 ** 20;
-        const heap = process.memoryUsage().heapUsed / 2 ** 20;
-        const external = process.memoryUsage().external / 2 ** 20;
+        // Coverage: build the index from the store once, then the pool's figures at the oracle mark.
+        const tb = now();
+        const qctx = context(new CacheKV(store), h);
+        m.margin.coverageIndex(qctx, "BTC-USD");
+        const buildS = ms(tb) / 1000;
+        const coverage: number[] = [];
+        let stress = poolStress(qctx, m, [market]);
+        for (let r = 0; r < 7; r++) {
+          const t = now();
+          stress = poolStress(qctx, m, [market]);
+          coverage.push(ms(t));
+        }
+        if (stress.required <= 0n) throw new Error("the stress figure should be positive");
 
-        // Restart: close and reopen the store, then answer the first sweep.
+        // The loading process's own memory (for the notes: it also holds what loading left behind).
+        const loaderRss = process.memoryUsage().rss / 2 ** 20;
         store.close();
-        const tr = now();
-        store = openLmdbStore(dir);
-        m = buildModules();
-        const again = m.margin.liquidatable(context(new CacheKV(store), h + 1n), m.markets.require(context(new CacheKV(store), h), "BTC-USD"), Dec.fromInt(58_000n));
-        const restartS = ms(tr) / 1000;
-        store.close();
-        if (again.length !== liquidated) throw new Error(`after restart ${again.length} ≠ ${liquidated}`);
+
+        // Restart, in a fresh process: open the store, answer the sweep, rebuild the coverage
+        // index and compute the stress figures; its resident memory is what a node holding the
+        // positions needs (rss_mib), its time the restart (restart_s).
+        const out = execFileSync(process.execPath, ["--expose-gc", join(__dirname, "restart.js"), dir, String(h), "58000"], { encoding: "utf8", maxBuffer: 1 << 20 });
+        const r = JSON.parse(out.trim().split("\n").pop()!) as { seconds: number; liquidatable: number; required: string; cover2: string; rss_mib: number; anon_mib: number; file_mib: number; heap_mib: number };
+        if (r.liquidatable !== liquidated) throw new Error(`after restart ${r.liquidatable} ≠ ${liquidated}`);
+        if (r.required !== stress.required.toString() || r.cover2 !== stress.cover2.toString()) throw new Error("coverage differs after restart");
         const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
         const suffix = n === 1_000_000 ? "1m" : `${n}`;
         return {
           figures: {
             [`risk_sweep_quiet_ms_${suffix}`]: Math.round(median(quiet) * 1000) / 1000,
             [`risk_sweep_crash_10k_ms_${suffix}`]: Math.round(median(crash) * 10) / 10,
-            [`rss_mib_${suffix}`]: Math.round(rss),
-            [`restart_s_${suffix}`]: Math.round(restartS * 1000) / 1000,
+            [`coverage_query_ms_${suffix}`]: Math.round(median(coverage) * 1000) / 1000,
+            [`rss_mib_${suffix}`]: Math.round(r.rss_mib),
+            [`restart_s_${suffix}`]: Math.round(r.seconds * 1000) / 1000,
           },
-          notes: `${liquidated} liquidation orders in the crash block; loading ${n} positions took ${loadS.toFixed(1)} s; JS heap ${Math.round(heap)} MiB, external ${Math.round(external)} MiB`,
+          notes: `${liquidated} liquidation orders in the crash block; loading ${n} positions took ${loadS.toFixed(1)} s; coverage index built in ${buildS.toFixed(2)} s, required capital ${stress.required} uusdc, Cover-2 ${stress.cover2} uusdc; restarted node: ${Math.round(r.rss_mib)} MiB resident = ${Math.round(r.anon_mib)} MiB anonymous (JS heap ${Math.round(r.heap_mib)} MiB) + ${Math.round(r.file_mib)} MiB file-backed (LMDB map); the loading process: ${Math.round(loaderRss)} MiB resident`,
         };
       } finally {
         rmSync(dir, { recursive: true, force: true });

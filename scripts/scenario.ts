@@ -61,6 +61,13 @@ async function main(): Promise<void> {
       say(`${name}: size ${p.position!.size} BTC at ${p.position!.entryPrice}, margin ${usd(p.position!.marginUusdc)} USDC, liquidation price ${p.liquidationPrice}`);
     }
 
+    const stress = async () => {
+      const p = (await lp1.query.insurance.pool("majors")).pool!;
+      return { required: p.requiredCapitalUusdc, cover2: p.cover2Uusdc, coverage: p.coverage };
+    };
+    const before = await stress();
+    say(`majors' stress model: required capital ${usd(before.required)} USDC, Cover-2 ${usd(before.cover2)} USDC, coverage ${before.coverage || "n/a"}.`);
+
     const liq0 = (await alice.query.clearing.liquidations()).liquidations.length;
     const poolBefore = BigInt((await lp1.query.insurance.pool("majors")).pool!.balanceUusdc);
     await feeder.submitPrice("BTC-USD", crash.toString());
@@ -71,6 +78,8 @@ async function main(): Promise<void> {
     const poolAfter = BigInt((await lp1.query.insurance.pool("majors")).pool!.balanceUusdc);
     const deficits = liqs.reduce((s, l) => s + BigInt(l.deficitUusdc), 0n);
     say(`majors paid the deficits: ${usd(deficits)} USDC (balance ${usd(poolBefore)} → ${usd(poolAfter)} USDC, net of its fee income).`);
+    const adl = (await alice.query.clearing.adlHistory()).records.length;
+    say(`ADL steps: ${adl} (the pool could pay, so no winner was touched).`);
 
     const carolFree0 = BigInt((await carol.query.margin.account(carol.sender!)).account!.freeCollateralUusdc);
     await Promise.all([
@@ -97,6 +106,9 @@ async function main(): Promise<void> {
           winner_free_collateral_gain_uusdc: (carolFree1 - carolFree0).toString(),
           winner_withdrawn_uusdc: carolFree1.toString(),
           solvency_holds: s.holds,
+          adl_steps: adl,
+          coverage_before: before,
+          coverage_after: await stress(),
         }) + "\n",
       );
     }

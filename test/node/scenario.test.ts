@@ -26,5 +26,9 @@ describe("scenario script", () => {
     // Margin back (9,000) + profit (54,000) − taker fee (63) = 62,937 USDC.
     expect(r.winner_free_collateral_gain_uusdc).toBe("62937000000");
     expect(r.solvency_holds).toBe(true);
+    expect(r.adl_steps).toBe(0);
+    // Before the crash the stress model saw the 20× longs' and short's stressed deficits; the pool covered them.
+    expect(BigInt(r.coverage_before.required)).toBeGreaterThan(0n);
+    expect(Number(r.coverage_before.coverage)).toBeGreaterThan(1);
   });
 });

@@ -359,8 +359,10 @@ export class ClearingKeeper {
     const step = Dec.parse(market.stepSize);
     const tick = Dec.parse(market.tickSize);
     const slip = Dec.parse(market.liquidationSlippage);
-    // The worst-case deficits of the liquidation orders placed so far in this market: the
-    // waterfall must be able to pay all of them when the auction settles.
+    // What the waterfall can pay (read once; only ADL below pays from it before the auction),
+    // less the worst-case deficits of the liquidation orders placed so far in this market:
+    // the waterfall must be able to pay all of them when the auction settles.
+    let capacity = this.insurance.capacity(ctx, market.insurancePoolId);
     let committed = 0n;
     let placed = 0;
     for (const found of positions) {
@@ -369,7 +371,7 @@ export class ClearingKeeper {
       if (!p || Dec.parse(p.size).isZero()) continue;
       const v = positionValues(p);
       const e = equity(v, mark, index);
-      const room = this.insurance.capacity(ctx, market.insurancePoolId) - committed;
+      const room = capacity - committed;
       const close = incrementalClose({
         size: v.size,
         equity: e,
@@ -388,6 +390,7 @@ export class ClearingKeeper {
       if (!close.solvent && -e > room) {
         // Tier 4: nothing stands behind this deficit but the winners.
         const left = this.autoDeleverage(ctx, market, p, mark, room > 0n ? room : 0n);
+        capacity = this.insurance.capacity(ctx, market.insurancePoolId);
         if (left.isZero()) continue;
         qty = left; // no profitable counterparty is left: the book takes the rest
       }
