@@ -86,6 +86,14 @@ export interface PlaceOrder {
   readonly clientId: bigint;
 }
 
+/** An auction's trading fees, summed over its fills and moved once (see runMarket). */
+interface FeeTally {
+  /** The pool's fraction of each fee (pool_fee_share). */
+  readonly share: Dec;
+  toPool: bigint;
+  toCollector: bigint;
+}
+
 const isMultiple = (x: Dec, step: Dec) => step.isPositive() && x.raw % step.raw === 0n;
 
 export class ClearingKeeper {
@@ -320,7 +328,12 @@ export class ClearingKeeper {
     const byId = new Map(orders.map((o) => [o.id, o]));
     if (res.cleared) {
       const imr = this.margin.ratios(ctx, market).imr;
-      for (const f of res.fills) this.settleFill(ctx, market, byId.get(f.id)!, f.quantity, res.price, imr);
+      const pool = this.insurance.getPool(ctx, market.insurancePoolId);
+      const fees: FeeTally = { share: pool ? Dec.parse(pool.feeShare || "0") : Dec.ZERO, toPool: 0n, toCollector: 0n };
+      for (const f of res.fills) this.settleFill(ctx, market, byId.get(f.id)!, f.quantity, res.price, imr, fees);
+      // The auction's fees move once: the pool's shares (each fill's rounded down) and the rest to the fee collector.
+      if (fees.toPool > 0n) this.insurance.receiveRevenue(ctx, pool!.id, fees.toPool, MARGIN_MODULE);
+      if (fees.toCollector > 0n) this.bank.sendModuleToModule(ctx, MARGIN_MODULE, FEE_COLLECTOR, this.margin.getParams(ctx).collateralDenom, fees.toCollector);
     }
     // ioc remainders expire; filled orders leave the book.
     for (const o of orders) {
@@ -712,7 +725,7 @@ export class ClearingKeeper {
     return [...scanProto(this.kv(ctx), key(LIQUIDATIONS), Liquidation)].map(([, l]) => l);
   }
 
-  private settleFill(ctx: Context, market: Market, o: Order, qty: Dec, price: Dec, imr: Dec): void {
+  private settleFill(ctx: Context, market: Market, o: Order, qty: Dec, price: Dec, imr: Dec, fees: FeeTally): void {
     const total = Dec.parse(o.quantity).sub(Dec.parse(o.filledQuantity));
     // Release the filled part of the reservation (all of it when the order completes).
     const reserved = this.reserved(ctx, o.id);
@@ -753,7 +766,7 @@ export class ClearingKeeper {
         fee = this.margin.chargeFromMargin(ctx, o.owner, market.id, Dec.parse(market.liquidationFeeRate).mulIntToInt(notionalCeil(qty, price), "ceil"));
         if (fee > 0n) this.insurance.receiveRevenue(ctx, market.insurancePoolId, fee, MARGIN_MODULE);
       }
-      const unpaid = deficit > 0n ? this.payDeficit(ctx, market, deficit) : 0n;
+      if (deficit > 0n) this.payDeficit(ctx, market, deficit);
       this.recordLiquidation(ctx, { height: ctx.height, marketId: market.id, owner: o.owner, tier: LiquidationTier.LIQUIDATION_TIER_INCREMENTAL, quantity: qty.toString(), price: price.toString(), feeUusdc: fee.toString(), deficitUusdc: deficit.toString() });
       ctx.events.emitTyped("backstop.clearing.v1.EventFill", {
         order_id: o.id.toString(),
@@ -766,12 +779,15 @@ export class ClearingKeeper {
         maker: false,
         realized_pnl_uusdc: realized.toString(),
       });
-      void unpaid; // reported by the insurance module's EventDeficitCovered (unpaid_uusdc); ADL is not implemented yet
       return;
     }
     const rate = Dec.parse(maker ? market.makerFeeRate : market.takerFeeRate);
     const fee = this.margin.chargeFee(ctx, o.owner, market.id, rate.mulIntToInt(notionalCeil(qty, price), "ceil"));
-    if (fee > 0n) this.distributeFee(ctx, market, fee);
+    if (fee > 0n) {
+      const share = fees.share.mulIntToInt(fee, "floor");
+      fees.toPool += share;
+      fees.toCollector += fee - share;
+    }
     if (deficit > 0n) this.payDeficit(ctx, market, deficit);
     ctx.events.emitTyped("backstop.clearing.v1.EventFill", {
       order_id: o.id.toString(),
@@ -784,14 +800,6 @@ export class ClearingKeeper {
       maker,
       realized_pnl_uusdc: realized.toString(),
     });
-  }
-
-  /** The pool's share of a fee to the market's insurance pool, the rest to the fee collector. */
-  private distributeFee(ctx: Context, market: Market, fee: bigint): void {
-    const pool = this.insurance.getPool(ctx, market.insurancePoolId);
-    const share = pool ? Dec.parse(pool.feeShare || "0").mulIntToInt(fee, "floor") : 0n;
-    if (share > 0n) this.insurance.receiveRevenue(ctx, pool!.id, share, MARGIN_MODULE);
-    if (fee - share > 0n) this.bank.sendModuleToModule(ctx, MARGIN_MODULE, FEE_COLLECTOR, this.margin.getParams(ctx).collateralDenom, fee - share);
   }
 
   /** A loss beyond a position's margin: the market's pool pays it into the margin account. */
