@@ -6,16 +6,41 @@
 import { ProtoType } from "../app/module";
 import { Bytes, KVStore } from "./types";
 
-/** A key part: one length byte, then the UTF-8 bytes (at most 255). */
+/** Encoded parts of recent strings (ids and addresses repeat in every block); bounded. */
+const partCache = new Map<string, Buffer>();
+const PART_CACHE_MAX = 65_536;
+
+/** A key part: one length byte, then the UTF-8 bytes (at most 255). Callers must not mutate it. */
 export function part(s: string | Uint8Array): Buffer {
+  if (typeof s === "string") {
+    const hit = partCache.get(s);
+    if (hit) return hit;
+  }
   const b = typeof s === "string" ? Buffer.from(s, "utf8") : Buffer.from(s);
   if (b.length > 255) throw new RangeError("key part longer than 255 bytes");
-  return Buffer.concat([Buffer.of(b.length), b]);
+  const out = Buffer.allocUnsafe(b.length + 1);
+  out[0] = b.length;
+  b.copy(out, 1);
+  if (typeof s === "string") {
+    if (partCache.size >= PART_CACHE_MAX) partCache.clear();
+    partCache.set(s, out);
+  }
+  return out;
 }
 
 /** A key: a one-byte table prefix followed by parts. */
 export function key(table: number, ...parts: (string | Uint8Array | Buffer)[]): Buffer {
-  return Buffer.concat([Buffer.of(table), ...parts.map((p) => (Buffer.isBuffer(p) ? p : part(p)))]);
+  let n = 1;
+  const bufs = parts.map((p) => {
+    const b = Buffer.isBuffer(p) ? p : part(p);
+    n += b.length;
+    return b;
+  });
+  const out = Buffer.allocUnsafe(n);
+  out[0] = table;
+  let at = 1;
+  for (const b of bufs) at += b.copy(out, at);
+  return out;
 }
 
 /** An unsigned 64-bit big-endian integer, for keys that sort by number. */
