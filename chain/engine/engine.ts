@@ -19,6 +19,8 @@ import { Logger } from "./log";
 export interface EngineOptions {
   readonly blockTimeMs: number;
   readonly maxBlockBytes?: number;
+  /** Names the likely cause of a failure to persist a block (a full disk, an unwritable home), if it can. */
+  readonly diagnose?: (e: unknown) => string | undefined;
 }
 
 export interface CheckResult {
@@ -184,7 +186,8 @@ export class Engine extends EventEmitter {
       try {
         this.produceBlock();
       } catch (e) {
-        this.log.error("block production failed; stopping", { error: e instanceof Error ? e.stack : String(e) });
+        const cause = this.opts.diagnose?.(e);
+        this.log.error(`block production failed; stopping${cause ? `: ${cause}` : ""}`, { error: e instanceof Error ? e.stack : String(e), ...(cause ? { cause } : {}) });
         this.emit("fatal", e);
         return;
       }

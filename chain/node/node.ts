@@ -7,6 +7,7 @@ import { BlockStore } from "../engine/blockstore";
 import { Engine } from "../engine/engine";
 import { RpcServer } from "../engine/rpc";
 import { jsonLogger, Logger } from "../engine/log";
+import { accessSync, constants, statfsSync } from "node:fs";
 import { paths, readGenesis, readValidatorKey } from "./home";
 
 export interface NodeOptions {
@@ -30,6 +31,26 @@ export function parseLaddr(laddr: string): { host: string; port: number } {
   return { host: m[1], port: Number(m[2]) };
 }
 
+/**
+ * Why writing under `home` may have failed: the file system is (nearly) full, or the
+ * directory is not writable. Undefined when neither is the case.
+ */
+export function storageDiagnosis(home: string): string | undefined {
+  try {
+    const fs = statfsSync(home);
+    const free = BigInt(fs.bavail) * BigInt(fs.bsize);
+    if (free < 1n << 20n) return `the disk holding ${home} is full (${free} bytes free): free space and restart; the state is intact at the last committed block`;
+  } catch {
+    /* cannot tell */
+  }
+  try {
+    accessSync(home, constants.W_OK);
+  } catch {
+    return `${home} is not writable`;
+  }
+  return undefined;
+}
+
 export async function startNode(o: NodeOptions): Promise<RunningNode> {
   const log = o.logger ?? jsonLogger("node");
   const p = paths(o.home);
@@ -37,7 +58,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   const validator = readValidatorKey(p.validatorKey);
   const app = BackstopApp.open({ dataDir: p.appData, minGasPrices: o.minGasPrices });
   const store = new BlockStore(p.blockstore);
-  const engine = new Engine(app, store, genesis, validator, { blockTimeMs: o.blockTimeMs ?? 1000 }, log);
+  const engine = new Engine(app, store, genesis, validator, { blockTimeMs: o.blockTimeMs ?? 1000, diagnose: () => storageDiagnosis(o.home) }, log);
   try {
     engine.handshake();
   } catch (e) {
