@@ -4,6 +4,8 @@
  * resident memory sampled; every accepted tx is committed, memory stays bounded, and
  * the solvency check holds at the end.
  */
+import { QueryAccountRequest, QueryAccountResponse } from "cosmjs-types/cosmos/auth/v1beta1/query";
+import { BaseAccount } from "cosmjs-types/cosmos/auth/v1beta1/auth";
 import { readFileSync, rmSync } from "node:fs";
 import { localnetAccounts, msgSend, signTx } from "../util/localnet";
 import { rpcCall, spawnLocalnet } from "../util/node";
@@ -60,9 +62,12 @@ describe("soak", () => {
         if (Date.now() > deadline) throw new Error(`${unconfirmed} txs still unconfirmed`);
         await new Promise((r) => setTimeout(r, 200));
       }
+      // ... and exactly those: each account's sequence on chain is the number of its accepted txs.
       for (let i = 0; i < accounts.length; i++) {
-        const acc = await rpcCall(node.rpc, "abci_query", { path: "/cosmos.auth.v1beta1.Query/Account", data: Buffer.from(require("cosmjs-types/cosmos/auth/v1beta1/query").QueryAccountRequest.encode({ address: accounts[i].address }).finish()).toString("hex") });
+        const acc = await rpcCall(node.rpc, "abci_query", { path: "/cosmos.auth.v1beta1.Query/Account", data: Buffer.from(QueryAccountRequest.encode({ address: accounts[i].address }).finish()).toString("hex") });
         expect(acc.result.response.code ?? 0).toBe(0);
+        const { account } = QueryAccountResponse.decode(Buffer.from(acc.result.response.value, "base64"));
+        expect(BaseAccount.decode(account!.value).sequence).toBe(seq[i]);
       }
       const solv = await rpcCall(node.rpc, "abci_query", { path: "/backstop.clearing.v1.Query/Solvency", data: Buffer.from(QuerySolvencyRequest.encode({}).finish()).toString("hex") });
       expect(QuerySolvencyResponse.decode(Buffer.from(solv.result.response.value, "base64")).holds).toBe(true);
@@ -71,7 +76,7 @@ describe("soak", () => {
       expect(samples.length).toBeGreaterThan(2);
       const warm = samples[Math.floor(samples.length / 4)];
       const last = samples[samples.length - 1];
-      process.stdout.write(`soak: ${n} txs sent, ${accepted} accepted, anonymous RSS ${samples.map((x) => x.toFixed(0)).join(" → ")} MiB; file-backed (LMDB maps) ${files[0].toFixed(0)} → ${files[files.length - 1].toFixed(0)} MiB\n`);
+      process.stdout.write(`soak: ${n} txs sent under load (after ${accounts.length} deposits), ${accepted} accepted in all, anonymous RSS ${samples.map((x) => x.toFixed(0)).join(" → ")} MiB; file-backed (LMDB maps) ${files[0].toFixed(0)} → ${files[files.length - 1].toFixed(0)} MiB\n`);
       expect(last).toBeLessThan(warm * 1.25 + 64);
     } finally {
       await node.stop();
