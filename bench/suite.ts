@@ -135,6 +135,7 @@ export const benchmarks: Benchmark[] = [
   finalizeBlockBench(orders, "order transactions (matched in each block's auction)", { setup: traders }),
   finalizeBlockBench(bankSends, "bank sends", { name: "finalize_block_bank", figure: "finalize_block_bank_tx_per_s" }),
   rpcBench(20_000),
+  rpcBench(40_000, 50),
   riskBench(scale, Math.min(10_000, scale / 10)),
 ];
 
