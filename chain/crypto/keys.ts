@@ -26,14 +26,32 @@ export function isLowS(signature: Uint8Array): boolean {
   return s > 0n && s <= HALF_N;
 }
 
+/**
+ * Recent successful verifications, keyed by the exact (digest, signature, key): a
+ * transaction verified at CheckTx is verified again when its block executes, and the
+ * answer cannot differ, so the second time is a lookup. A pure memo (only `true` is
+ * remembered, only for the identical triple); bounded, cleared when full.
+ */
+const verified = new Set<string>();
+const VERIFIED_MAX = 100_000;
+
 /** Verifies a compact signature over sha256(message) with a compressed public key. */
 export function verifySecp256k1(signature: Uint8Array, message: Uint8Array, pubkey: Uint8Array): boolean {
   if (signature.length !== 64 || pubkey.length !== 33) return false;
+  const digest = sha256(message);
+  const memo = Buffer.concat([digest, signature, pubkey]).toString("latin1");
+  if (verified.has(memo)) return true;
+  let ok: boolean;
   try {
-    return secp256k1.ecdsaVerify(signature, sha256(message), pubkey);
+    ok = secp256k1.ecdsaVerify(signature, digest, pubkey);
   } catch {
     return false; // malformed public key or signature
   }
+  if (ok) {
+    if (verified.size >= VERIFIED_MAX) verified.clear();
+    verified.add(memo);
+  }
+  return ok;
 }
 
 /** Cosmos account address of a compressed secp256k1 public key: ripemd160(sha256(pubkey)). */

@@ -1,0 +1,39 @@
+/**
+ * Signature verification with its memo of recent successes: a repeated verification
+ * answers the same, and a success never vouches for anything but its exact
+ * (message, signature, key).
+ */
+import secp256k1 from "secp256k1";
+import { createHash } from "node:crypto";
+import { verifySecp256k1 } from "./keys";
+
+const sha = (b: Uint8Array) => createHash("sha256").update(b).digest();
+
+describe("verifySecp256k1", () => {
+  const priv = sha(Buffer.from("backstop keys spec"));
+  const pub = secp256k1.publicKeyCreate(priv, true);
+  const other = secp256k1.publicKeyCreate(sha(Buffer.from("someone else")), true);
+  const msg = Buffer.from("sign doc bytes");
+  const sig = secp256k1.ecdsaSign(sha(msg), priv).signature;
+
+  it("verifies, and verifies again from the memo", () => {
+    expect(verifySecp256k1(sig, msg, pub)).toBe(true);
+    expect(verifySecp256k1(sig, msg, pub)).toBe(true);
+  });
+
+  it("a remembered success does not carry over to another message, signature or key", () => {
+    expect(verifySecp256k1(sig, msg, pub)).toBe(true);
+    expect(verifySecp256k1(sig, Buffer.from("sign doc bytez"), pub)).toBe(false);
+    expect(verifySecp256k1(sig, msg, other)).toBe(false);
+    const bad = Uint8Array.from(sig);
+    bad[10] ^= 1;
+    expect(verifySecp256k1(bad, msg, pub)).toBe(false);
+    expect(verifySecp256k1(bad, msg, pub)).toBe(false);
+  });
+
+  it("rejects malformed input", () => {
+    expect(verifySecp256k1(sig.subarray(0, 63), msg, pub)).toBe(false);
+    expect(verifySecp256k1(sig, msg, pub.subarray(0, 32))).toBe(false);
+    expect(verifySecp256k1(sig, msg, Buffer.alloc(33, 7))).toBe(false);
+  });
+});
