@@ -10,15 +10,38 @@
  * the same CheckTx and mempool path, so the difference is the HTTP framing per tx.
  */
 import { rmSync } from "node:fs";
+import http from "node:http";
 import { spawnLocalnet, rpcCall } from "../test/util/node";
 import { localnetAccounts, msgSend, signTx } from "../test/util/localnet";
 import type { Benchmark } from "./suite";
 
 const now = () => process.hrtime.bigint(); // determinism-ok: benchmark timing
 
-async function rpcBatch(rpc: string, requests: unknown[]): Promise<any[]> {
-  const r = await fetch(rpc, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(requests) });
-  return (await r.json()) as any[];
+/**
+ * The load generator's client: node:http over keep-alive connections, one per sender
+ * (fetch costs several times as much CPU per request, and the load generator shares the
+ * machine's two cores with the node).
+ */
+const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+
+function post(rpc: string, body: unknown): Promise<any> {
+  const payload = Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const req = http.request(rpc, { method: "POST", agent, headers: { "content-type": "application/json", "content-length": payload.length } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        try {
+          resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+        } catch (e) {
+          reject(e);
+        }
+      });
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(payload);
+  });
 }
 
 export function rpcBench(total: number, batch = 1): Benchmark {
@@ -49,8 +72,8 @@ export function rpcBench(total: number, batch = 1): Benchmark {
               const part = list.slice(i, i + batch);
               const rs: any[] =
                 batch > 1
-                  ? await rpcBatch(node.rpc, part.map((tx, j) => ({ jsonrpc: "2.0", id: i + j, method: "broadcast_tx_sync", params: { tx } })))
-                  : [await rpcCall(node.rpc, "broadcast_tx_sync", { tx: part[0] })];
+                  ? await post(node.rpc, part.map((tx, j) => ({ jsonrpc: "2.0", id: i + j, method: "broadcast_tx_sync", params: { tx } })))
+                  : [await post(node.rpc, { jsonrpc: "2.0", id: i, method: "broadcast_tx_sync", params: { tx: part[0] } })];
               for (const r of rs) if (!r.result || r.result.code !== 0) rejected++;
               next += part.length;
             }

@@ -29,7 +29,7 @@ import {
 } from "./errors";
 import { GasCosts } from "./gas";
 import { ModuleManager, MsgDef } from "./module";
-import { isLowS, pubkeyToAddressBytes, toAddress, verifySecp256k1 } from "../crypto/keys";
+import { isLowS, pubkeyAddress, verifySecp256k1 } from "../crypto/keys";
 import { AUTH_PARAMS, AuthKeeper, SECP256K1_PUBKEY_TYPE_URL } from "../x/auth/keeper";
 import { BankKeeper } from "../x/bank/keeper";
 
@@ -158,7 +158,7 @@ export function ante(ctx: Context, tx: DecodedTx, auth: AuthKeeper, bank: BankKe
       if (info.publicKey.typeUrl !== SECP256K1_PUBKEY_TYPE_URL) throw ErrInvalidPubKey.wrap(`unsupported key type ${info.publicKey.typeUrl}`);
       const key = decodeOrThrow("public key", () => PubKey.decode(info.publicKey!.value).key);
       if (key.length !== 33) throw ErrInvalidPubKey.wrap("secp256k1 public key must be 33 bytes (compressed)");
-      if (toAddress(pubkeyToAddressBytes(key)) !== signer) throw ErrInvalidPubKey.wrap(`public key does not match signer address ${signer}`);
+      if (pubkeyAddress(key) !== signer) throw ErrInvalidPubKey.wrap(`public key does not match signer address ${signer}`);
       if (pubkey && !Buffer.from(pubkey).equals(Buffer.from(key))) throw ErrInvalidPubKey.wrap("public key differs from the account's");
       pubkey = key;
     }

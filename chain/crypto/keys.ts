@@ -68,6 +68,20 @@ export function toAddress(bytes: Uint8Array): string {
   return toBech32(BECH32_PREFIX, bytes);
 }
 
+/** Bech32 account addresses of recent public keys (two hashes and a bech32 encoding each; bounded). */
+const pubkeyAddresses = new Map<string, string>();
+
+/** The account address of a compressed secp256k1 public key (`toAddress(pubkeyToAddressBytes(pubkey))`), remembered. */
+export function pubkeyAddress(pubkey: Uint8Array): string {
+  const id = Buffer.from(pubkey.buffer, pubkey.byteOffset, pubkey.byteLength).toString("latin1");
+  const hit = pubkeyAddresses.get(id);
+  if (hit !== undefined) return hit;
+  const address = toAddress(pubkeyToAddressBytes(pubkey));
+  if (pubkeyAddresses.size >= 100_000) pubkeyAddresses.clear();
+  pubkeyAddresses.set(id, address);
+  return address;
+}
+
 /** Decodes a bech32 address with our prefix and 20 or 32 data bytes; throws on anything else. */
 const decoded = new Map<string, Uint8Array>();
 

@@ -5,8 +5,12 @@
  *   blocks   height (u64 BE)         → { block_id, block } JSON
  *   hashes   block hash (bytes)      → height
  *   results  height                  → block results JSON (txs_results, events, app_hash)
- *   txs      tx hash (bytes)         → { hash, height, index, tx, tx_result } JSON
- *   index    "key=value" \0 height \0 index → tx hash        (event attributes, tx.height, tx.hash)
+ *   txs      tx hash (bytes)         → height (u64 BE) ‖ index (u32 BE): the tx and its result
+ *                                      are read from its block and the block's results
+ *   index    "key=value" \0 height   → the hashes of that block's txs with the attribute,
+ *                                      in index order (event attributes, tx.height; tx.hash is
+ *                                      looked up in `txs`): one record per attribute and block,
+ *                                      so a block's txs that share attributes share records
  *   meta     "height" → last saved block; "results" → last block with results
  */
 import { open, RootDatabase, Database } from "lmdb";
@@ -89,6 +93,10 @@ export interface StoredTx {
   tx_result: JsonTxResult;
 }
 
+const ZERO = Buffer.of(0);
+/** Parsed blocks (and, separately, results) kept in memory. */
+const RECENT_RECORDS = 8;
+
 function u64(n: bigint | number): Buffer {
   const b = Buffer.alloc(8);
   b.writeBigUInt64BE(BigInt(n));
@@ -111,7 +119,7 @@ export class BlockStore {
     this.blocks = this.env.openDB({ name: "blocks", keyEncoding: "binary", encoding: "json" });
     this.hashes = this.env.openDB({ name: "hashes", keyEncoding: "binary", encoding: "json" });
     this.results = this.env.openDB({ name: "results", keyEncoding: "binary", encoding: "json" });
-    this.txs = this.env.openDB({ name: "txs", keyEncoding: "binary", encoding: "json" });
+    this.txs = this.env.openDB({ name: "txs", keyEncoding: "binary", encoding: "binary" });
     this.index = this.env.openDB({ name: "index", keyEncoding: "binary", encoding: "binary" });
     this.meta = this.env.openDB({ name: "meta", keyEncoding: "ordered-binary", encoding: "json" });
   }
@@ -142,26 +150,39 @@ export class BlockStore {
       this.hashes.putSync(Buffer.from(b.block_id.hash, "hex"), h);
       this.meta.putSync("height", h);
     });
+    this.remember(this.recentBlocks, h, b);
   }
 
   /** Saves a block's results and indexes its txs, in one transaction. */
   saveResults(r: StoredResults, txs: readonly StoredTx[]): void {
     const h = Number(r.height);
-    this.env.transactionSync(() => {
-      this.results.putSync(u64(h), r);
-      for (const t of txs) {
-        const hash = Buffer.from(t.hash, "hex");
-        this.txs.putSync(hash, t);
-        for (const key of indexKeys(t)) {
-          this.index.putSync(Buffer.concat([Buffer.from(key), Buffer.of(0), u64(h), Buffer.of(0), u64(t.index)]), hash);
-        }
+    // The block's index records: each attribute's tx hashes, in index order.
+    const byKey = new Map<string, Buffer[]>();
+    const hashes = txs.map((t) => Buffer.from(t.hash, "hex"));
+    txs.forEach((t, i) => {
+      for (const key of indexKeys(t)) {
+        const list = byKey.get(key);
+        if (list) list.push(hashes[i]);
+        else byKey.set(key, [hashes[i]]);
       }
+    });
+    const height = u64(h);
+    this.env.transactionSync(() => {
+      this.results.putSync(height, r);
+      txs.forEach((t, i) => {
+        const at = Buffer.allocUnsafe(12);
+        height.copy(at, 0);
+        at.writeUInt32BE(t.index, 8);
+        this.txs.putSync(hashes[i], at);
+      });
+      for (const [key, list] of byKey) this.index.putSync(Buffer.concat([Buffer.from(key), ZERO, height]), Buffer.concat(list));
       this.meta.putSync("results", h);
     });
+    this.remember(this.recentResults, h, r);
   }
 
   block(height: number): StoredBlock | undefined {
-    return this.blocks.get(u64(height)) as StoredBlock | undefined;
+    return this.recent(this.recentBlocks, height, () => this.blocks.get(u64(height)) as StoredBlock | undefined);
   }
 
   heightByHash(hashHex: string): number | undefined {
@@ -169,19 +190,58 @@ export class BlockStore {
   }
 
   blockResults(height: number): StoredResults | undefined {
-    return this.results.get(u64(height)) as StoredResults | undefined;
+    return this.recent(this.recentResults, height, () => this.results.get(u64(height)) as StoredResults | undefined);
   }
 
   tx(hash: Buffer): StoredTx | undefined {
-    return this.txs.get(hash) as StoredTx | undefined;
+    const at = this.txs.getBinary(hash);
+    if (!at) return undefined;
+    const height = Number(at.readBigUInt64BE(0));
+    const index = at.readUInt32BE(8);
+    const block = this.block(height);
+    const results = this.blockResults(height);
+    if (!block || !results) return undefined;
+    return { hash: hash.toString("hex").toUpperCase(), height: String(height), index, tx: block.block.data.txs[index], tx_result: results.txs_results[index] };
+  }
+
+  /**
+   * Recently read blocks and results, parsed (a lookup of a tx reads its whole block and
+   * results, and clients look up the txs of the last few blocks). Stored records never
+   * change, and callers treat what they get as read-only.
+   */
+  private readonly recentBlocks = new Map<number, StoredBlock>();
+  private readonly recentResults = new Map<number, StoredResults>();
+
+  private recent<T>(cache: Map<number, T>, height: number, read: () => T | undefined): T | undefined {
+    const hit = cache.get(height);
+    if (hit) return hit;
+    const v = read();
+    if (v) this.remember(cache, height, v);
+    return v;
+  }
+
+  private remember<T>(cache: Map<number, T>, height: number, v: T): void {
+    if (cache.size >= RECENT_RECORDS) cache.delete(cache.keys().next().value as number);
+    cache.set(height, v);
   }
 
   /** Tx hashes indexed under "key=value", in (height, index) order. */
   *txsByIndex(key: string, value: string, reverse = false): IterableIterator<Buffer> {
-    const prefix = Buffer.concat([Buffer.from(`${key}=${value}`), Buffer.of(0)]);
+    if (key === "tx.hash") {
+      const hash = /^[0-9a-fA-F]{64}$/.test(value) ? Buffer.from(value, "hex") : undefined;
+      if (hash && this.txs.doesExist(hash)) yield hash;
+      return;
+    }
+    const prefix = Buffer.concat([Buffer.from(`${key}=${value}`), ZERO]);
     const end = Buffer.concat([Buffer.from(`${key}=${value}`), Buffer.of(1)]);
     const range = reverse ? this.index.getRange({ start: end, end: prefix, reverse: true }) : this.index.getRange({ start: prefix, end });
-    for (const { value: hash } of range) yield hash as Buffer;
+    for (const { value: list } of range) {
+      const n = (list as Buffer).length / 32;
+      for (let i = 0; i < n; i++) {
+        const j = reverse ? n - 1 - i : i;
+        yield Buffer.from((list as Buffer).subarray(j * 32, (j + 1) * 32));
+      }
+    }
   }
 
   /** Every tx hash, in (height, index) order (used when a query has no indexed equality). */
@@ -190,9 +250,9 @@ export class BlockStore {
   }
 }
 
-/** The index keys of a tx: tx.hash, tx.height, and every indexed event attribute. */
+/** The index keys of a tx: tx.height, and every indexed event attribute (tx.hash is the `txs` key). */
 export function indexKeys(t: StoredTx): string[] {
-  const keys = new Set<string>([`tx.hash=${t.hash}`, `tx.height=${t.height}`, "tx.exists=1"]);
+  const keys = new Set<string>([`tx.height=${t.height}`, "tx.exists=1"]);
   for (const e of t.tx_result.events) {
     for (const a of e.attributes) if (a.index && a.key) keys.add(`${e.type}.${a.key}=${a.value}`);
   }

@@ -66,7 +66,10 @@ export class AuthKeeper {
 
   private accountKey(address: string): Uint8Array {
     const a = addressBytes(address);
-    return Uint8Array.of(ACCOUNT_PREFIX, ...a);
+    const k = new Uint8Array(a.length + 1);
+    k[0] = ACCOUNT_PREFIX;
+    k.set(a, 1);
+    return k;
   }
 
   getAccount(ctx: Context, address: string): Account | undefined {

@@ -1,0 +1,80 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { BlockStore, JsonTxResult, StoredResults, StoredTx } from "./blockstore";
+
+const hashOf = (s: string) => createHash("sha256").update(s).digest("hex").toUpperCase();
+
+function result(sender: string, n: number): JsonTxResult {
+  return {
+    code: 0,
+    data: null,
+    log: "",
+    info: "",
+    gas_wanted: "100",
+    gas_used: String(n),
+    codespace: "",
+    events: [
+      { type: "message", attributes: [{ key: "sender", value: sender, index: true }] },
+      { type: "tx", attributes: [{ key: "acc_seq", value: `${sender}/${n}`, index: true }, { key: "memo", value: "not indexed", index: false }] },
+    ],
+  };
+}
+
+/** Saves heights 1..3: block h has txs h-0, h-1, h-2 from senders alice, bob, alice. */
+function fill(store: BlockStore): StoredTx[] {
+  const all: StoredTx[] = [];
+  for (let h = 1; h <= 3; h++) {
+    const senders = ["alice", "bob", "alice"];
+    const txs: StoredTx[] = senders.map((s, i) => ({
+      hash: hashOf(`${h}-${i}`),
+      height: String(h),
+      index: i,
+      tx: Buffer.from(`tx ${h}-${i}`).toString("base64"),
+      tx_result: result(s, h * 10 + i),
+    }));
+    const block = { block_id: { hash: hashOf(`block ${h}`), parts: { total: 1, hash: "" } }, block: { header: { height: String(h) } as any, data: { txs: txs.map((t) => t.tx) }, evidence: { evidence: [] }, last_commit: {} as any }, time: { seconds: String(h), nanos: 0 } };
+    store.saveBlock(block);
+    const results: StoredResults = { height: String(h), txs_results: txs.map((t) => t.tx_result), finalize_block_events: [], validator_updates: [], consensus_param_updates: null, app_hash: "", commit: {} as any };
+    store.saveResults(results, txs);
+    all.push(...txs);
+  }
+  return all;
+}
+
+describe("BlockStore tx index", () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), "backstop-blockstore-"))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("finds txs by attribute in (height, index) order both ways, by hash, and after reopening", async () => {
+    let store = new BlockStore(dir);
+    const all = fill(store);
+    const check = (s: BlockStore) => {
+      const hex = (it: IterableIterator<Buffer>) => [...it].map((h) => h.toString("hex").toUpperCase());
+      const alice = all.filter((t) => t.tx_result.events[0].attributes[0].value === "alice").map((t) => t.hash);
+      expect(hex(s.txsByIndex("message.sender", "alice"))).toEqual(alice);
+      expect(hex(s.txsByIndex("message.sender", "alice", true))).toEqual([...alice].reverse());
+      expect(hex(s.txsByIndex("message.sender", "bob"))).toEqual([all[1].hash, all[4].hash, all[7].hash]);
+      expect(hex(s.txsByIndex("message.sender", "ali"))).toEqual([]); // a prefix of a value is not the value
+      expect(hex(s.txsByIndex("tx.acc_seq", "bob/31"))).toEqual([all[7].hash]);
+      expect(hex(s.txsByIndex("tx.memo", "not indexed"))).toEqual([]);
+      expect(hex(s.txsByIndex("tx.height", "2"))).toEqual(all.slice(3, 6).map((t) => t.hash));
+      expect(hex(s.allTxs())).toEqual(all.map((t) => t.hash));
+      expect(hex(s.allTxs(true))).toEqual(all.map((t) => t.hash).reverse());
+      expect(hex(s.txsByIndex("tx.hash", all[5].hash))).toEqual([all[5].hash]);
+      expect(hex(s.txsByIndex("tx.hash", hashOf("nope")))).toEqual([]);
+      expect(hex(s.txsByIndex("tx.hash", "zz"))).toEqual([]);
+      for (const t of all) expect(s.tx(Buffer.from(t.hash, "hex"))).toEqual(t);
+      expect(s.tx(Buffer.from(hashOf("nope"), "hex"))).toBeUndefined();
+    };
+    check(store);
+    await store.close();
+    store = new BlockStore(dir); // nothing cached: read from disk
+    check(store);
+    expect(store.height()).toBe(3);
+    expect(store.resultsHeight()).toBe(3);
+    await store.close();
+  });
+});
