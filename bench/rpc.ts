@@ -62,6 +62,7 @@ export function rpcBench(total: number, batch = 1): Benchmark {
         }
         const startHeight = Number((await rpcCall(node.rpc, "status")).result.sync_info.latest_block_height);
         const t0 = now();
+        const cpu0 = process.cpuUsage();
         let next = 0;
         let rejected = 0;
         // Txs of one sender must arrive in sequence order: each worker owns one account's stream.
@@ -89,7 +90,9 @@ export function rpcBench(total: number, batch = 1): Benchmark {
           await new Promise((r) => setTimeout(r, 50));
         }
         const secs = Number(now() - t0) / 1e9;
-        return { figures: { [figure]: Math.round(committed / secs) }, notes: `${committed} committed in ${secs.toFixed(1)} s (${rejected} rejected), 10 senders in parallel${batch > 1 ? ` in batches of ${batch}` : ""}, 1 s blocks` };
+        const cpu = process.cpuUsage(cpu0);
+        const loadCpu = (cpu.user + cpu.system) / 1e6 / secs; // the load generator's share of a core
+        return { figures: { [figure]: Math.round(committed / secs) }, notes: `${committed} committed in ${secs.toFixed(1)} s (${rejected} rejected), 10 senders in parallel${batch > 1 ? ` in batches of ${batch}` : ""}, 1 s blocks, the load generator at ${Math.round(loadCpu * 100)}% of a core` };
       } finally {
         await node.stop();
         rmSync(node.home, { recursive: true, force: true });
