@@ -117,9 +117,10 @@ export class RpcServer {
   private onHttp(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? "/", "http://localhost");
     const send = (status: number, body: unknown, type = "application/json") => {
-      const text = typeof body === "string" ? body : JSON.stringify(body);
-      res.writeHead(status, { "content-type": type, "access-control-allow-origin": "*" });
-      res.end(text);
+      const payload = Buffer.from(typeof body === "string" ? body : JSON.stringify(body));
+      // With its length known the response goes out in one piece, not chunked.
+      res.writeHead(status, { "content-type": type, "content-length": payload.length, "access-control-allow-origin": "*" });
+      res.end(payload);
     };
     if (req.method === "OPTIONS") {
       res.writeHead(204, { "access-control-allow-origin": "*", "access-control-allow-headers": "content-type", "access-control-allow-methods": "GET, POST" });
