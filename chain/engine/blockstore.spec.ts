@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
+import { open } from "lmdb";
 import { BlockStore, JsonTxResult, StoredResults, StoredTx } from "./blockstore";
 
 const hashOf = (s: string) => createHash("sha256").update(s).digest("hex").toUpperCase();
@@ -28,7 +29,7 @@ function fill(store: BlockStore): StoredTx[] {
   for (let h = 1; h <= 3; h++) {
     const senders = ["alice", "bob", "alice"];
     const txs: StoredTx[] = senders.map((s, i) => ({
-      hash: hashOf(`${h}-${i}`),
+      hash: hashOf(`tx ${h}-${i}`), // sha256 of the tx bytes, as the engine computes it
       height: String(h),
       index: i,
       tx: Buffer.from(`tx ${h}-${i}`).toString("base64"),
@@ -43,6 +44,25 @@ function fill(store: BlockStore): StoredTx[] {
   return all;
 }
 
+function check(s: BlockStore, all: StoredTx[]): void {
+  const hex = (it: IterableIterator<Buffer>) => [...it].map((h) => h.toString("hex").toUpperCase());
+  const alice = all.filter((t) => t.tx_result.events[0].attributes[0].value === "alice").map((t) => t.hash);
+  expect(hex(s.txsByIndex("message.sender", "alice"))).toEqual(alice);
+  expect(hex(s.txsByIndex("message.sender", "alice", true))).toEqual([...alice].reverse());
+  expect(hex(s.txsByIndex("message.sender", "bob"))).toEqual([all[1].hash, all[4].hash, all[7].hash]);
+  expect(hex(s.txsByIndex("message.sender", "ali"))).toEqual([]); // a prefix of a value is not the value
+  expect(hex(s.txsByIndex("tx.acc_seq", "bob/31"))).toEqual([all[7].hash]);
+  expect(hex(s.txsByIndex("tx.memo", "not indexed"))).toEqual([]);
+  expect(hex(s.txsByIndex("tx.height", "2"))).toEqual(all.slice(3, 6).map((t) => t.hash));
+  expect(hex(s.allTxs())).toEqual(all.map((t) => t.hash));
+  expect(hex(s.allTxs(true))).toEqual(all.map((t) => t.hash).reverse());
+  expect(hex(s.txsByIndex("tx.hash", all[5].hash))).toEqual([all[5].hash]);
+  expect(hex(s.txsByIndex("tx.hash", hashOf("nope")))).toEqual([]);
+  expect(hex(s.txsByIndex("tx.hash", "zz"))).toEqual([]);
+  for (const t of all) expect(s.tx(Buffer.from(t.hash, "hex"))).toEqual(t);
+  expect(s.tx(Buffer.from(hashOf("nope"), "hex"))).toBeUndefined();
+}
+
 describe("BlockStore tx index", () => {
   let dir: string;
   beforeEach(() => (dir = mkdtempSync(join(tmpdir(), "backstop-blockstore-"))));
@@ -51,30 +71,34 @@ describe("BlockStore tx index", () => {
   it("finds txs by attribute in (height, index) order both ways, by hash, and after reopening", async () => {
     let store = new BlockStore(dir);
     const all = fill(store);
-    const check = (s: BlockStore) => {
-      const hex = (it: IterableIterator<Buffer>) => [...it].map((h) => h.toString("hex").toUpperCase());
-      const alice = all.filter((t) => t.tx_result.events[0].attributes[0].value === "alice").map((t) => t.hash);
-      expect(hex(s.txsByIndex("message.sender", "alice"))).toEqual(alice);
-      expect(hex(s.txsByIndex("message.sender", "alice", true))).toEqual([...alice].reverse());
-      expect(hex(s.txsByIndex("message.sender", "bob"))).toEqual([all[1].hash, all[4].hash, all[7].hash]);
-      expect(hex(s.txsByIndex("message.sender", "ali"))).toEqual([]); // a prefix of a value is not the value
-      expect(hex(s.txsByIndex("tx.acc_seq", "bob/31"))).toEqual([all[7].hash]);
-      expect(hex(s.txsByIndex("tx.memo", "not indexed"))).toEqual([]);
-      expect(hex(s.txsByIndex("tx.height", "2"))).toEqual(all.slice(3, 6).map((t) => t.hash));
-      expect(hex(s.allTxs())).toEqual(all.map((t) => t.hash));
-      expect(hex(s.allTxs(true))).toEqual(all.map((t) => t.hash).reverse());
-      expect(hex(s.txsByIndex("tx.hash", all[5].hash))).toEqual([all[5].hash]);
-      expect(hex(s.txsByIndex("tx.hash", hashOf("nope")))).toEqual([]);
-      expect(hex(s.txsByIndex("tx.hash", "zz"))).toEqual([]);
-      for (const t of all) expect(s.tx(Buffer.from(t.hash, "hex"))).toEqual(t);
-      expect(s.tx(Buffer.from(hashOf("nope"), "hex"))).toBeUndefined();
-    };
-    check(store);
+    check(store, all);
     await store.close();
     store = new BlockStore(dir); // nothing cached: read from disk
-    check(store);
+    check(store, all);
     expect(store.height()).toBe(3);
     expect(store.resultsHeight()).toBe(3);
+    await store.close();
+  });
+
+  it("rebuilds an index written in the older layout (JSON copies, one record per tx) when opened", async () => {
+    let store = new BlockStore(dir);
+    const all = fill(store);
+    await store.close();
+    // What the previous layout left: no format mark, a JSON tx record, a per-tx index entry.
+    const env = open({ path: dir, maxDbs: 8 });
+    const meta = env.openDB({ name: "meta", keyEncoding: "ordered-binary", encoding: "json" });
+    const txs = env.openDB({ name: "txs", keyEncoding: "binary", encoding: "binary" });
+    const index = env.openDB({ name: "index", keyEncoding: "binary", encoding: "binary" });
+    env.transactionSync(() => {
+      meta.removeSync("index_format");
+      txs.clearSync();
+      index.clearSync();
+      txs.putSync(Buffer.from(all[0].hash, "hex"), Buffer.from(JSON.stringify(all[0])));
+      index.putSync(Buffer.from("message.sender=alice\0old"), Buffer.from(all[0].hash, "hex"));
+    });
+    await env.close();
+    store = new BlockStore(dir);
+    check(store, all);
     await store.close();
   });
 });

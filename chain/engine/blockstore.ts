@@ -11,10 +11,12 @@
  *                                      in index order (event attributes, tx.height; tx.hash is
  *                                      looked up in `txs`): one record per attribute and block,
  *                                      so a block's txs that share attributes share records
- *   meta     "height" → last saved block; "results" → last block with results
+ *   meta     "height" → last saved block; "results" → last block with results;
+ *            "index_format" → the layout of txs and index (older layouts are rebuilt on open)
  */
 import { open, RootDatabase, Database } from "lmdb";
 import { mkdirSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { assertLmdbIntact } from "../store/lmdbcheck";
 
 export interface JsonEvent {
@@ -94,6 +96,10 @@ export interface StoredTx {
 }
 
 const ZERO = Buffer.of(0);
+/** The layout of `txs` and `index` (2: pointers and per-block records; 1: JSON copies and per-tx records). */
+const INDEX_FORMAT = 2;
+
+const sha256Hex = (b: Uint8Array) => createHash("sha256").update(b).digest("hex").toUpperCase();
 /** Parsed blocks (and, separately, results) kept in memory. */
 const RECENT_RECORDS = 8;
 
@@ -122,6 +128,7 @@ export class BlockStore {
     this.txs = this.env.openDB({ name: "txs", keyEncoding: "binary", encoding: "binary" });
     this.index = this.env.openDB({ name: "index", keyEncoding: "binary", encoding: "binary" });
     this.meta = this.env.openDB({ name: "meta", keyEncoding: "ordered-binary", encoding: "json" });
+    this.upgradeIndex();
   }
 
   close(): Promise<void> {
@@ -156,6 +163,16 @@ export class BlockStore {
   /** Saves a block's results and indexes its txs, in one transaction. */
   saveResults(r: StoredResults, txs: readonly StoredTx[]): void {
     const h = Number(r.height);
+    this.env.transactionSync(() => {
+      this.results.putSync(u64(h), r);
+      this.writeIndex(h, txs);
+      this.meta.putSync("results", h);
+    });
+    this.remember(this.recentResults, h, r);
+  }
+
+  /** Writes a block's tx pointers and index records (inside a write transaction). */
+  private writeIndex(h: number, txs: readonly StoredTx[]): void {
     // The block's index records: each attribute's tx hashes, in index order.
     const byKey = new Map<string, Buffer[]>();
     const hashes = txs.map((t) => Buffer.from(t.hash, "hex"));
@@ -167,18 +184,34 @@ export class BlockStore {
       }
     });
     const height = u64(h);
-    this.env.transactionSync(() => {
-      this.results.putSync(height, r);
-      txs.forEach((t, i) => {
-        const at = Buffer.allocUnsafe(12);
-        height.copy(at, 0);
-        at.writeUInt32BE(t.index, 8);
-        this.txs.putSync(hashes[i], at);
-      });
-      for (const [key, list] of byKey) this.index.putSync(Buffer.concat([Buffer.from(key), ZERO, height]), Buffer.concat(list));
-      this.meta.putSync("results", h);
+    txs.forEach((t, i) => {
+      const at = Buffer.allocUnsafe(12);
+      height.copy(at, 0);
+      at.writeUInt32BE(t.index, 8);
+      this.txs.putSync(hashes[i], at);
     });
-    this.remember(this.recentResults, h, r);
+    for (const [key, list] of byKey) this.index.putSync(Buffer.concat([Buffer.from(key), ZERO, height]), Buffer.concat(list));
+  }
+
+  /**
+   * A home written before the current index layout (`INDEX_FORMAT`) has its tx index
+   * rebuilt from the stored blocks and results, once, when it is opened.
+   */
+  private upgradeIndex(): void {
+    if (this.meta.get("index_format") === INDEX_FORMAT) return;
+    const top = this.resultsHeight();
+    this.env.transactionSync(() => {
+      this.txs.clearSync();
+      this.index.clearSync();
+      for (let h = 1; h <= top; h++) {
+        const b = this.blocks.get(u64(h)) as StoredBlock | undefined;
+        const r = this.results.get(u64(h)) as StoredResults | undefined;
+        if (!b || !r) continue;
+        const txs = b.block.data.txs.map((tx, i) => ({ hash: sha256Hex(Buffer.from(tx, "base64")), height: String(h), index: i, tx, tx_result: r.txs_results[i] }));
+        this.writeIndex(h, txs);
+      }
+      this.meta.putSync("index_format", INDEX_FORMAT);
+    });
   }
 
   block(height: number): StoredBlock | undefined {
