@@ -2,6 +2,11 @@
  * A branch of a store: writes are buffered in memory over a parent and reach the
  * parent only on `write()`; dropping the branch discards them. Every transaction runs
  * on a branch of the block's branch, which runs on the committed store.
+ *
+ * Keys are held as latin1 strings (one character per byte), so that JavaScript's string
+ * order is the keys' byte order: the entry map and the ordered tree compare them natively.
+ * A key's string is computed once per access and handed down a chain of branches; a
+ * branch written into a parent branch hands over its (already private) buffers as they are.
  */
 import BTree from "sorted-btree";
 import { Bytes, Change, KVReader, KVStore, compareBytes, toBuffer } from "./types";
@@ -11,17 +16,26 @@ interface Entry {
   value: Buffer | null; // null: deleted in this branch
 }
 
+const byteOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const idOf = (key: Bytes): string => toBuffer(key).toString("latin1");
+
 export class CacheKV implements KVStore {
   private readonly writes = new Map<string, Entry>();
   /** The same entries in key order (a B+ tree: O(log n) insert, ordered range scans). */
-  private readonly ordered = new BTree<Buffer, Entry>(undefined, Buffer.compare);
+  private readonly ordered = new BTree<string, Entry>(undefined, byteOrder);
 
   constructor(private readonly parent: KVReader) {}
 
   get(key: Bytes): Bytes | undefined {
-    const e = this.writes.get(toBuffer(key).toString("latin1"));
-    if (e) return e.value ?? undefined;
-    return this.parent.get(key);
+    const id = idOf(key);
+    // Down the chain of branches with the one key string, then the store below them.
+    let s: CacheKV = this;
+    for (;;) {
+      const e = s.writes.get(id);
+      if (e) return e.value ?? undefined;
+      if (!(s.parent instanceof CacheKV)) return s.parent.get(key);
+      s = s.parent;
+    }
   }
 
   has(key: Bytes): boolean {
@@ -29,15 +43,17 @@ export class CacheKV implements KVStore {
   }
 
   set(key: Bytes, value: Bytes): void {
-    this.put(toBuffer(key), Buffer.from(value));
+    const k = toBuffer(key);
+    this.put(k.toString("latin1"), k, Buffer.from(value));
   }
 
   delete(key: Bytes): void {
-    this.put(toBuffer(key), null);
+    const k = toBuffer(key);
+    this.put(k.toString("latin1"), k, null);
   }
 
-  private put(key: Buffer, value: Buffer | null): void {
-    const id = key.toString("latin1");
+  /** Records a change; `value` must be this branch's own copy (never mutated afterwards). */
+  private put(id: string, key: Buffer, value: Buffer | null): void {
     const e = this.writes.get(id);
     if (e) {
       e.value = value;
@@ -45,7 +61,19 @@ export class CacheKV implements KVStore {
     }
     const entry = { key: Buffer.from(key), value };
     this.writes.set(id, entry);
-    this.ordered.set(entry.key, entry);
+    this.ordered.set(id, entry);
+  }
+
+  /** A change handed over by a child branch: its key and value buffers become this branch's. */
+  private adopt(id: string, child: Entry): void {
+    const e = this.writes.get(id);
+    if (e) {
+      e.value = child.value;
+      return;
+    }
+    const entry = { key: child.key, value: child.value };
+    this.writes.set(id, entry);
+    this.ordered.set(id, entry);
   }
 
   /** Number of keys written (or deleted) in this branch. */
@@ -53,29 +81,34 @@ export class CacheKV implements KVStore {
     return this.writes.size;
   }
 
-  private sortedEntries(): Entry[] {
-    return [...this.ordered.values()];
-  }
-
   /** The branch's changes in ascending key order. */
   changes(): Change[] {
-    return this.sortedEntries().map((e) => [e.key, e.value] as const);
+    const out: Change[] = [];
+    for (const e of this.ordered.values()) out.push([e.key, e.value]);
+    return out;
   }
 
   /** The branch's changes with start ≤ key < end, in ascending key order (O(log n + k)). */
   *changesIn(start: Buffer, end?: Buffer): IterableIterator<Change> {
-    for (const [k, e] of this.ordered.entries(start)) {
-      if (end && Buffer.compare(k, end) >= 0) break;
+    const hi = end ? end.toString("latin1") : undefined;
+    for (const [id, e] of this.ordered.entries(start.toString("latin1"))) {
+      if (hi !== undefined && id >= hi) break;
       yield [e.key, e.value] as const;
     }
   }
 
   /** Applies this branch's changes to the parent (which must be writable) and empties it. */
   write(): void {
-    const parent = this.parent as KVStore;
-    for (const e of this.sortedEntries()) {
-      if (e.value === null) parent.delete(e.key);
-      else parent.set(e.key, e.value);
+    if (this.parent instanceof CacheKV) {
+      // A branch of a branch: the parent keeps its own order, so insertion order will do.
+      const parent = this.parent;
+      for (const [id, e] of this.writes) parent.adopt(id, e);
+    } else {
+      const parent = this.parent as KVStore;
+      for (const e of this.ordered.values()) {
+        if (e.value === null) parent.delete(e.key);
+        else parent.set(e.key, e.value);
+      }
     }
     this.reset();
   }
@@ -87,19 +120,19 @@ export class CacheKV implements KVStore {
   }
 
   *iterator(start?: Bytes, end?: Bytes, reverse = false): IterableIterator<[Bytes, Bytes]> {
-    const lo = start ? toBuffer(start) : undefined;
-    const hi = end ? toBuffer(end) : undefined;
+    const lo = start ? idOf(start) : undefined;
+    const hi = end ? idOf(end) : undefined;
     // This branch's entries within [start, end), in the iteration's order, found in the
     // tree in O(log n) and copied, so that callers may write to the branch while iterating.
     const mine: Entry[] = [];
     if (reverse) {
-      for (const [k, e] of hi ? this.ordered.entriesReversed(hi, undefined, true) : this.ordered.entriesReversed()) {
-        if (lo && Buffer.compare(k, lo) < 0) break;
+      for (const [id, e] of hi !== undefined ? this.ordered.entriesReversed(hi, undefined, true) : this.ordered.entriesReversed()) {
+        if (lo !== undefined && id < lo) break;
         mine.push(e);
       }
     } else {
-      for (const [k, e] of this.ordered.entries(lo)) {
-        if (hi && Buffer.compare(k, hi) >= 0) break;
+      for (const [id, e] of this.ordered.entries(lo)) {
+        if (hi !== undefined && id >= hi) break;
         mine.push(e);
       }
     }

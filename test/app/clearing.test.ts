@@ -137,6 +137,41 @@ describe("clearing", () => {
     expect(codes(c.check(alice, [order(alice.address, "BTC-USD", "buy", "0.01", "60000")]))).toEqual(["oracle", 6]);
   });
 
+  it("max_open_orders_per_account counts an owner's live orders per market: filled, expired and cancelled orders free their slot", async () => {
+    const c = await chain((s) => {
+      for (const m of s.clearing.markets) m.max_open_orders_per_account = 2;
+    });
+    const [, alice, bob] = c.accounts;
+    c.block([[alice, [deposit(alice.address, "100000000000")]], [bob, [deposit(bob.address, "100000000000")]]]);
+    const codes = (r: { codespace: string; code: number }) => [r.codespace, r.code];
+    const idOf = (r: any) => ClTx.MsgPlaceOrderResponse.decode(c.msgResponses(r)[0]).orderId;
+    // Two resting bids in BTC-USD fill alice's slots there; ETH-USD is counted apart.
+    const [b1] = c.block([[alice, [order(alice.address, "BTC-USD", "buy", "0.1", "59000")]]]);
+    c.block([[alice, [order(alice.address, "BTC-USD", "buy", "0.1", "59100")]]]);
+    expect(codes(c.check(alice, [order(alice.address, "BTC-USD", "buy", "0.1", "59200")]))).toEqual(["clearing", 9]);
+    const [third] = c.block([[alice, [order(alice.address, "BTC-USD", "buy", "0.1", "59200")]]]);
+    expect(codes(third)).toEqual(["clearing", 9]);
+    expect(c.check(alice, [order(alice.address, "ETH-USD", "buy", "1", "2900")]).code).toBe(0);
+    // A cancel frees a slot.
+    expect(c.block([[alice, [cancel(alice.address, "BTC-USD", idOf(b1))]]])[0].code).toBe(0);
+    expect(c.check(alice, [order(alice.address, "BTC-USD", "buy", "0.1", "59200")]).code).toBe(0);
+    // An ioc takes a slot only while its block runs; afterwards the slot is free again.
+    c.block([[alice, [order(alice.address, "BTC-USD", "buy", "0.1", "58000", { tif: TimeInForce.TIME_IN_FORCE_IOC })]]]);
+    expect(c.check(alice, [order(alice.address, "BTC-USD", "buy", "0.1", "59200")]).code).toBe(0);
+    // Bob sells into both of alice's bids: once they fill completely, both slots are free.
+    c.block([[alice, [order(alice.address, "BTC-USD", "buy", "0.1", "59300")]]]);
+    expect(codes(c.check(alice, [order(alice.address, "BTC-USD", "buy", "0.1", "59200")]))).toEqual(["clearing", 9]);
+    c.block([[bob, [order(bob.address, "BTC-USD", "sell", "0.2", "59000")]]]);
+    expect(position(c, alice, "BTC-USD")!.position).toMatchObject({ size: d("0.2") });
+    expect(c.query("/backstop.clearing.v1.Query/Orders", ClQ.QueryOrdersRequest, ClQ.QueryOrdersResponse, { address: alice.address }).orders).toEqual([]);
+    const [p1, p2] = c.block([
+      [alice, [order(alice.address, "BTC-USD", "buy", "0.1", "58000")]],
+      [alice, [order(alice.address, "BTC-USD", "buy", "0.1", "58000")]],
+    ]);
+    expect([p1.code, p2.code]).toEqual([0, 0]);
+    expect(codes(c.check(alice, [order(alice.address, "BTC-USD", "buy", "0.1", "58000")]))).toEqual(["clearing", 9]);
+  });
+
   it("funding paid by one side equals funding received by the other, to the rounding rule", async () => {
     const c = await chain((s) => {
       for (const m of s.clearing.markets) m.funding_interval_seconds = "10";

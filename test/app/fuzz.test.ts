@@ -131,6 +131,12 @@ describe("fuzz", () => {
           expect(s.holds).toBe(true);
           for (const m of s.markets) expect(m.longSize).toBe(m.shortSize);
           expect(supply()).toBe(supply0);
+          // Each owner's open-order count per market is the number of its live orders there.
+          const q = c.app.queryContext();
+          for (const a of c.accounts) {
+            const live = c.app.modules.clearing.ordersOf(q, a.address);
+            for (const m of c.app.modules.markets.all(q)) expect(c.app.modules.clearing.openOrders(q, a.address, m.id)).toBe(live.filter((o) => o.marketId === m.id).length);
+          }
           for (const p of c.query("/backstop.insurance.v1.Query/Pools", InsQ.QueryPoolsRequest, InsQ.QueryPoolsResponse, {}).pools) {
             const held = c.accounts.reduce((n, a) => n + c.balance(a.address, p.shareDenom), 0n);
             expect(held + BigInt(p.escrowedShares) + BigInt(p.lockedShares)).toBe(BigInt(p.totalShares));

@@ -21,6 +21,7 @@
  *   0x0a ‖ market ‖ owner   → LiquidationAuction (a liquidatable position: watched, then auctioned)
  *   0x0b ‖ u64 seq          → AdlRecord (history)
  *   0x0c                    → number of ADL records (u64)
+ *   0x0d ‖ owner ‖ market   → the owner's live orders in the market (u32; absent: none)
  */
 import { Context } from "../../app/context";
 import { ProtoType } from "../../app/module";
@@ -63,6 +64,7 @@ const LIQ_COUNT = 0x09;
 const AUCTIONS = 0x0a;
 const ADL = 0x0b;
 const ADL_COUNT = 0x0c;
+const OPEN_COUNT = 0x0d;
 
 const poolAccounts = new Map<string, string>();
 /** The account under which a pool holds the positions it took over (SPEC §3.6 step 4). */
@@ -146,19 +148,42 @@ export class ClearingKeeper {
     return undefined;
   }
 
-  private putOrder(ctx: Context, o: Order): void {
+  /** A new live order: the order, its entry under its owner, and the owner's count in the market. */
+  private insertOrder(ctx: Context, o: Order): void {
     const kv = this.kv(ctx);
     setProto(kv, this.orderKey(o.marketId, o.id), Order, o);
     kv.set(Buffer.concat([key(BY_OWNER, o.owner), u64(o.id)]), Buffer.from(o.marketId));
+    this.setOpenOrders(ctx, o.owner, o.marketId, this.openOrders(ctx, o.owner, o.marketId) + 1);
+  }
+
+  /** A live order's new state (its owner and market never change). */
+  private updateOrder(ctx: Context, o: Order): void {
+    setProto(this.kv(ctx), this.orderKey(o.marketId, o.id), Order, o);
   }
 
   private removeOrder(ctx: Context, o: Order): void {
     const kv = this.kv(ctx);
     kv.delete(this.orderKey(o.marketId, o.id));
     kv.delete(Buffer.concat([key(BY_OWNER, o.owner), u64(o.id)]));
+    this.setOpenOrders(ctx, o.owner, o.marketId, this.openOrders(ctx, o.owner, o.marketId) - 1);
     const r = this.reserved(ctx, o.id);
     if (r > 0n) this.margin.addFree(ctx, o.owner, r);
     kv.delete(Buffer.concat([key(RESERVED), u64(o.id)]));
+  }
+
+  /** How many live orders the owner has in the market: one read, not a scan of its orders. */
+  openOrders(ctx: Context, owner: string, marketId: string): number {
+    const raw = this.kv(ctx).get(key(OPEN_COUNT, owner, marketId));
+    return raw ? Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).readUInt32BE(0) : 0;
+  }
+
+  private setOpenOrders(ctx: Context, owner: string, marketId: string, n: number): void {
+    if (n < 0) throw new Error(`open order count of ${owner} in ${marketId} would be negative`);
+    const k = key(OPEN_COUNT, owner, marketId);
+    if (n === 0) return this.kv(ctx).delete(k);
+    const b = Buffer.allocUnsafe(4);
+    b.writeUInt32BE(n, 0);
+    this.kv(ctx).set(k, b);
   }
 
   reserved(ctx: Context, id: bigint): bigint {
@@ -196,8 +221,8 @@ export class ClearingKeeper {
     if (!isMultiple(o.price, Dec.parse(market.tickSize))) throw ErrInvalidOrder.wrap(`price ${o.price} is not a multiple of the tick size ${market.tickSize}`);
     if (!isMultiple(o.quantity, Dec.parse(market.stepSize))) throw ErrInvalidOrder.wrap(`quantity ${o.quantity} is not a multiple of the step size ${market.stepSize}`);
     if (o.quantity.lt(Dec.parse(market.minOrderSize))) throw ErrInvalidOrder.wrap(`quantity ${o.quantity} is below the minimum ${market.minOrderSize}`);
-    const mine = this.ordersOf(ctx, o.owner).filter((x) => x.marketId === o.marketId);
-    if (mine.length >= market.maxOpenOrdersPerAccount) throw ErrTooManyOrders.wrap(`${mine.length} open orders in ${market.id}`);
+    const open = this.openOrders(ctx, o.owner, o.marketId);
+    if (open >= market.maxOpenOrdersPerAccount) throw ErrTooManyOrders.wrap(`${open} open orders in ${market.id}`);
 
     const pos = this.margin.getPosition(ctx, o.owner, o.marketId);
     const size = pos ? Dec.parse(pos.size) : Dec.ZERO;
@@ -241,7 +266,7 @@ export class ClearingKeeper {
       isLiquidation: false,
     };
     if (reserve > 0n) this.margin.subFree(ctx, o.owner, reserve);
-    this.putOrder(ctx, order);
+    this.insertOrder(ctx, order);
     this.setReserved(ctx, order.id, reserve);
     ctx.events.emitTyped("backstop.clearing.v1.EventOrderPlaced", { order: Order.toJSON(order) });
     return order;
@@ -432,7 +457,7 @@ export class ClearingKeeper {
       placedHeight: ctx.height,
       isLiquidation: true,
     };
-    this.putOrder(ctx, order);
+    this.insertOrder(ctx, order);
     ctx.events.emitTyped("backstop.clearing.v1.EventOrderPlaced", { order: Order.toJSON(order) });
   }
 
@@ -732,7 +757,7 @@ export class ClearingKeeper {
     const release = qty.eq(total) ? reserved : (reserved * qty.raw) / total.raw;
     if (release > 0n) this.margin.addFree(ctx, o.owner, release);
     this.setReserved(ctx, o.id, reserved - release);
-    this.putOrder(ctx, { ...o, filledQuantity: Dec.parse(o.filledQuantity).add(qty).toString() });
+    this.updateOrder(ctx, { ...o, filledQuantity: Dec.parse(o.filledQuantity).add(qty).toString() });
 
     const maker = o.placedHeight < ctx.height;
     const signed = o.side === Side.SIDE_BUY ? qty : qty.neg();
