@@ -350,20 +350,20 @@ export class ClearingKeeper {
       setProto(this.kv(ctx), key(AUCTION, market.id), AuctionResult, result);
       ctx.events.emitTyped("backstop.clearing.v1.EventAuctionCleared", { result: AuctionResult.toJSON(result) });
     }
+    // The orders as they stand: only a fill changes an order while the market clears.
     const byId = new Map(orders.map((o) => [o.id, o]));
     if (res.cleared) {
       const imr = this.margin.ratios(ctx, market).imr;
       const pool = this.insurance.getPool(ctx, market.insurancePoolId);
       const fees: FeeTally = { share: pool ? Dec.parse(pool.feeShare || "0") : Dec.ZERO, toPool: 0n, toCollector: 0n };
-      for (const f of res.fills) this.settleFill(ctx, market, byId.get(f.id)!, f.quantity, res.price, imr, fees);
+      for (const f of res.fills) byId.set(f.id, this.settleFill(ctx, market, byId.get(f.id)!, f.quantity, res.price, imr, fees));
       // The auction's fees move once: the pool's shares (each fill's rounded down) and the rest to the fee collector.
       if (fees.toPool > 0n) this.insurance.receiveRevenue(ctx, pool!.id, fees.toPool, MARGIN_MODULE);
       if (fees.toCollector > 0n) this.bank.sendModuleToModule(ctx, MARGIN_MODULE, FEE_COLLECTOR, this.margin.getParams(ctx).collateralDenom, fees.toCollector);
     }
     // ioc remainders expire; filled orders leave the book.
     for (const o of orders) {
-      const cur = getProto(this.kv(ctx), this.orderKey(market.id, o.id), Order);
-      if (!cur) continue;
+      const cur = byId.get(o.id)!;
       const rem = Dec.parse(cur.quantity).sub(Dec.parse(cur.filledQuantity));
       if (rem.isZero()) this.removeOrder(ctx, cur);
       else if (cur.timeInForce === TimeInForce.TIME_IN_FORCE_IOC) {
@@ -750,14 +750,16 @@ export class ClearingKeeper {
     return [...scanProto(this.kv(ctx), key(LIQUIDATIONS), Liquidation)].map(([, l]) => l);
   }
 
-  private settleFill(ctx: Context, market: Market, o: Order, qty: Dec, price: Dec, imr: Dec, fees: FeeTally): void {
+  /** Settles one fill of an order; returns the order as it now stands. */
+  private settleFill(ctx: Context, market: Market, o: Order, qty: Dec, price: Dec, imr: Dec, fees: FeeTally): Order {
     const total = Dec.parse(o.quantity).sub(Dec.parse(o.filledQuantity));
     // Release the filled part of the reservation (all of it when the order completes).
     const reserved = this.reserved(ctx, o.id);
     const release = qty.eq(total) ? reserved : (reserved * qty.raw) / total.raw;
     if (release > 0n) this.margin.addFree(ctx, o.owner, release);
     this.setReserved(ctx, o.id, reserved - release);
-    this.updateOrder(ctx, { ...o, filledQuantity: Dec.parse(o.filledQuantity).add(qty).toString() });
+    const filled: Order = { ...o, filledQuantity: Dec.parse(o.filledQuantity).add(qty).toString() };
+    this.updateOrder(ctx, filled);
 
     const maker = o.placedHeight < ctx.height;
     const signed = o.side === Side.SIDE_BUY ? qty : qty.neg();
@@ -777,7 +779,7 @@ export class ClearingKeeper {
         maker: false,
         realized_pnl_uusdc: realized.toString(),
       });
-      return;
+      return filled;
     }
     if (o.isLiquidation) {
       // The liquidation fee (rate × closed notional, capped by what equity is left) goes to the pool;
@@ -804,7 +806,7 @@ export class ClearingKeeper {
         maker: false,
         realized_pnl_uusdc: realized.toString(),
       });
-      return;
+      return filled;
     }
     const rate = Dec.parse(maker ? market.makerFeeRate : market.takerFeeRate);
     const fee = this.margin.chargeFee(ctx, o.owner, market.id, rate.mulIntToInt(notionalCeil(qty, price), "ceil"));
@@ -825,6 +827,7 @@ export class ClearingKeeper {
       maker,
       realized_pnl_uusdc: realized.toString(),
     });
+    return filled;
   }
 
   /** A loss beyond a position's margin: the market's pool pays it into the margin account. */

@@ -210,9 +210,10 @@ export class MarginKeeper {
    * Stores a position, keeping the liquidation index current (an entry's value is the
    * position's size, for the coverage index); a flat position with no margin is deleted.
    */
-  setPosition(ctx: Context, p: Position): void {
+  setPosition(ctx: Context, p: Position, stored?: Position | null): void {
     const kv = this.kv(ctx);
-    const old = this.getPosition(ctx, p.owner, p.marketId);
+    // `stored`, when the caller has just read it, is the position as it is in the store (null: none).
+    const old = stored === undefined ? this.getPosition(ctx, p.owner, p.marketId) : (stored ?? undefined);
     const oldEntry = old ? this.indexEntry(old) : null;
     const newEntry = Dec.parse(p.size).isZero() ? null : this.indexEntry(p);
     if (oldEntry && (!newEntry || !oldEntry.equals(newEntry))) kv.delete(oldEntry);
@@ -340,7 +341,7 @@ export class MarginKeeper {
       marginUusdc: margin.toString(),
       fundingIndexSnapshot: index.toString(),
       openedHeight: cur && !Dec.parse(cur.size).isZero() ? cur.openedHeight : ctx.height,
-    });
+    }, cur ?? null);
     return { realized, deficit, funding };
   }
 
