@@ -60,21 +60,25 @@ export class Mempool {
     return this.recent.has(hash);
   }
 
-  /** Throws MempoolFullError if a tx of this size from this sender could not be added (checked before CheckTx). */
-  admit(tx: Uint8Array): void {
+  /**
+   * Throws MempoolFullError if a tx of this size from this sender could not be added
+   * (checked before CheckTx); returns the sender, for `add`.
+   */
+  admit(tx: Uint8Array): string {
     if (this.byHash.size >= this.maxTxs || this.bytes + tx.length > this.maxBytes) {
       throw new MempoolFullError(`mempool is full: number of txs ${this.byHash.size} (max: ${this.maxTxs}), total txs bytes ${this.bytes} (max: ${this.maxBytes})`);
     }
     const sender = txSender(tx);
     const n = this.perSender.get(sender) ?? 0;
     if (sender && n >= this.maxPerSender) throw new MempoolFullError(`sender has ${n} transactions in the mempool (max: ${this.maxPerSender})`);
+    return sender;
   }
 
-  add(t: MempoolTx): void {
+  /** Adds a tx that passed CheckTx; `sender` is what `admit` returned for it (else it is decoded again). */
+  add(t: MempoolTx, sender = txSender(t.tx)): void {
     if (this.byHash.size >= this.maxTxs || this.bytes + t.tx.length > this.maxBytes) {
       throw new MempoolFullError(`mempool is full: number of txs ${this.byHash.size} (max: ${this.maxTxs}), total txs bytes ${this.bytes} (max: ${this.maxBytes})`);
     }
-    const sender = txSender(t.tx);
     const n = this.perSender.get(sender) ?? 0;
     if (sender && n >= this.maxPerSender) throw new MempoolFullError(`sender has ${n} transactions in the mempool (max: ${this.maxPerSender})`);
     this.byHash.set(t.hash, { ...t, sender });
