@@ -3,6 +3,7 @@
  * length-prefixed parts so that a prefix scan over one part never runs into another
  * (`"BTC"` and `"BTC-USD"` are different prefixes).
  */
+import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { ProtoType } from "../app/module";
 import { Bytes, KVStore } from "./types";
 
@@ -55,8 +56,33 @@ export function getProto<T>(kv: KVStore, k: Bytes, type: ProtoType<T>): T | unde
   return raw ? type.decode(raw) : undefined;
 }
 
+/**
+ * One protobuf writer for every encode of our generated types: a fresh writer allocates a
+ * 128-byte buffer (and grows it) for each message, and `finish()` copies the bytes out
+ * and rewinds it anyway. Types whose writer is another library's (cosmjs-types, whose
+ * `finish()` does not rewind) get a fresh writer each time.
+ */
+let writer = new BinaryWriter();
+const reusable = new WeakMap<object, boolean>();
+
+export function encodeProto<T>(type: ProtoType<T>, value: T): Uint8Array {
+  const ok = reusable.get(type);
+  if (ok === undefined) {
+    const w = type.encode(value);
+    reusable.set(type, w instanceof BinaryWriter);
+    return w.finish();
+  }
+  if (!ok) return type.encode(value).finish();
+  try {
+    return type.encode(value, writer).finish();
+  } catch (e) {
+    writer = new BinaryWriter(); // an encode that threw may have left the writer mid-message
+    throw e;
+  }
+}
+
 export function setProto<T>(kv: KVStore, k: Bytes, type: ProtoType<T>, value: T): void {
-  kv.set(k, type.encode(value).finish());
+  kv.set(k, encodeProto(type, value));
 }
 
 /** Decoded values under a key prefix, in key order. */

@@ -183,3 +183,67 @@ describe("CacheKV and PrefixKV", () => {
     expect(keys(branch)).toEqual(["m1/x", "m1/y", "m2/x"]);
   });
 });
+
+describe("CacheKV over CacheKV (a tx's branch over the block's)", () => {
+  it("reads, iterates both ways in byte order and writes through like a plain map (property)", () => {
+    const key = fc.uint8Array({ minLength: 1, maxLength: 4 }).map((a) => Buffer.from(a.map((x) => [0x00, 0x01, 0x7f, 0x80, 0xc3, 0xff][x % 6])));
+    const op = fc.tuple(fc.boolean(), key, fc.option(fc.uint8Array({ maxLength: 3 }), { nil: null }));
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 40 }), fc.array(op, { maxLength: 40 }), fc.boolean(), (base, txOps, keep) => {
+        const store = openMemoryStore();
+        commitBlock(store, 1n, Object.fromEntries(base.map(([, k, v]) => [k.toString("latin1"), v === null ? null : Buffer.from(v).toString("latin1")])));
+        const model = new Map<string, string>();
+        for (const [k, v] of store.iterator()) model.set(Buffer.from(k).toString("hex"), Buffer.from(v).toString("hex"));
+        const block = new CacheKV(store);
+        const tx = new CacheKV(block);
+        const own = new Map<string, string | null>(); // the tx branch's own writes (null: deleted)
+        for (const [inBlock, k, v] of txOps) {
+          const hex = k.toString("hex");
+          const val = v === null ? null : Buffer.from(v).toString("hex");
+          if (inBlock) {
+            if (v === null) block.delete(k);
+            else block.set(k, v);
+            if (val === null) model.delete(hex);
+            else model.set(hex, val);
+          } else {
+            if (v === null) tx.delete(k);
+            else tx.set(k, v);
+            own.set(hex, val);
+          }
+        }
+        const txModel = new Map(model);
+        for (const [k, v] of own) {
+          if (v === null) txModel.delete(k);
+          else txModel.set(k, v);
+        }
+        const sorted = (m: Map<string, string>) => [...m].sort(([a], [b2]) => Buffer.compare(Buffer.from(a, "hex"), Buffer.from(b2, "hex")));
+        const seen = (r: KVReader, reverse = false) => [...r.iterator(undefined, undefined, reverse)].map(([k, v]) => [Buffer.from(k).toString("hex"), Buffer.from(v).toString("hex")]);
+        // What the tx sees: its own writes over the block's.
+        const expectTx = sorted(txModel);
+        for (const [k, v] of expectTx) expect(Buffer.from(tx.get(Buffer.from(k, "hex"))!).toString("hex")).toBe(v);
+        for (const [k, v] of own) if (v === null) expect(tx.get(Buffer.from(k, "hex"))).toBeUndefined();
+        expect(seen(tx)).toEqual(expectTx);
+        expect(seen(tx, true)).toEqual([...expectTx].reverse());
+        if (keep) {
+          tx.write();
+          expect(seen(block)).toEqual(expectTx);
+          expect(block.changes().map(([k]) => k.toString("hex"))).toEqual([...block.changes()].map(([k]) => k).sort(Buffer.compare).map((k) => k.toString("hex")));
+        } else expect(seen(block)).toEqual(sorted(model));
+      }),
+      { numRuns: 300, seed: 7 },
+    );
+  });
+});
+
+describe("encodeProto", () => {
+  it("gives the bytes of a fresh writer, for every message and after an encode that threw", async () => {
+    const { encodeProto } = await import("./codec");
+    const { Order, Market } = await import("../../client/src/generated/backstop/clearing/v1/clearing");
+    const orders = Array.from({ length: 50 }, (_, i) => Order.fromPartial({ id: BigInt(i), owner: "o".repeat(i * 7), marketId: "BTC-USD", price: String(i * 1000), quantity: "0.5", clientId: BigInt(i) * 1_000_000_000_000n }));
+    for (const o of orders) expect(Buffer.from(encodeProto(Order, o))).toEqual(Buffer.from(Order.encode(o).finish()));
+    expect(() => encodeProto(Order, { ...orders[3], id: "not a bigint" as unknown as bigint })).toThrow();
+    const m = Market.fromPartial({ id: "ETH-USD", tickSize: "0.01", maxOpenOrdersPerAccount: 100 });
+    expect(Buffer.from(encodeProto(Market, m))).toEqual(Buffer.from(Market.encode(m).finish()));
+    for (const o of orders) expect(Buffer.from(encodeProto(Order, o))).toEqual(Buffer.from(Order.encode(o).finish()));
+  });
+});
