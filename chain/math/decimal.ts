@@ -17,6 +17,8 @@ function div(a: bigint, b: bigint, r: Rounding): bigint {
 }
 
 const DEC_RE = /^(-)?(0|[1-9][0-9]*)(?:\.([0-9]+))?$/;
+const parsed = new Map<string, Dec>();
+const PARSED_MAX = 16_384;
 
 export class Dec {
   static readonly ZERO = new Dec(0n);
@@ -42,6 +44,17 @@ export class Dec {
    * Refuses exponents, signs other than a leading '-', empty parts and more than 18 places.
    */
   static parse(s: string): Dec {
+    // Parameters, prices and sizes repeat in every block: recent strings are remembered
+    // (a Dec is immutable, so one value may be shared; bounded).
+    const hit = parsed.get(s);
+    if (hit !== undefined) return hit;
+    const d = Dec.parseUncached(s);
+    if (parsed.size >= PARSED_MAX) parsed.clear();
+    parsed.set(s, d);
+    return d;
+  }
+
+  private static parseUncached(s: string): Dec {
     const m = typeof s === "string" ? DEC_RE.exec(s) : null;
     if (!m) throw new RangeError(`not a decimal: ${JSON.stringify(s)}`);
     const frac = m[3] ?? "";

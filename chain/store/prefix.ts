@@ -4,12 +4,16 @@ import { Bytes, KVStore, prefixEnd, toBuffer } from "./types";
 export class PrefixKV implements KVStore {
   private readonly prefix: Buffer;
 
+  /** `prefix` is not copied: it must not change (modules pass constants). */
   constructor(private readonly parent: KVStore, prefix: Bytes) {
-    this.prefix = Buffer.from(prefix);
+    this.prefix = toBuffer(prefix);
   }
 
   private k(key: Bytes): Buffer {
-    return Buffer.concat([this.prefix, toBuffer(key)]);
+    const out = Buffer.allocUnsafe(this.prefix.length + key.length);
+    out.set(this.prefix, 0);
+    out.set(key, this.prefix.length);
+    return out;
   }
 
   get(key: Bytes): Bytes | undefined {
