@@ -146,7 +146,10 @@ export class BackstopApp implements AbciApplication {
   }
 
   private makeContext(store: KVStore, mode: ExecMode, height: bigint, time: bigint, gas: GasMeter, events = new EventManager()): Context {
-    return { store: new GasKV(store, gas), height, time, chainId: this.chainId, events, gas, mode };
+    // Transactions (and their simulation) pay for every store access; genesis, end-block
+    // and queries run unmetered, so they skip the metering layer.
+    const metered = mode !== "endblock" && mode !== "genesis" && mode !== "query";
+    return { store: metered ? new GasKV(store, gas) : store, height, time, chainId: this.chainId, events, gas, mode };
   }
 
   /** A read-only context over the committed state (changes go to a discarded branch). */

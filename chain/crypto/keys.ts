@@ -8,7 +8,7 @@
 import secp256k1 from "secp256k1";
 import { fromBech32, toBech32 } from "@cosmjs/encoding";
 import { ripemd160 } from "@noble/hashes/ripemd160";
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 export const BECH32_PREFIX = "backstop";
 
@@ -17,7 +17,7 @@ const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 const HALF_N = N >> 1n;
 
 export function sha256(data: Uint8Array): Buffer {
-  return createHash("sha256").update(data).digest();
+  return hash("sha256", data, "buffer"); // one-shot: no Hash object per digest
 }
 
 export function isLowS(signature: Uint8Array): boolean {

@@ -8,7 +8,7 @@
  * application's last height (Info) with the store and replays the stored blocks the
  * application has not committed, checking that it reaches the stored app hashes.
  */
-import { createHash } from "node:crypto";
+import { createHash, hash } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { AbciApplication, CheckTxType, ExecTxResult, Event, ResponseFinalizeBlock, ResponseProcessProposal_ProposalStatus } from "../app/abci";
 import { BlockStore, JsonBlockId, JsonCommit, JsonEvent, JsonHeader, JsonTxResult, StoredBlock, StoredResults, StoredTx } from "./blockstore";
@@ -34,7 +34,7 @@ export interface CheckResult {
   codespace: string;
 }
 
-export const sha256hex = (data: Uint8Array | string) => createHash("sha256").update(data).digest("hex").toUpperCase();
+export const sha256hex = (data: Uint8Array | string) => hash("sha256", data, "hex").toUpperCase();
 
 export function jsonEvents(events: readonly Event[]): JsonEvent[] {
   return events.map((e) => ({ type: e.type, attributes: e.attributes.map((a) => ({ key: a.key, value: a.value, index: a.index })) }));

@@ -4,7 +4,7 @@
  * public key), so one account cannot fill it. After every block the remaining ones are
  * rechecked against the new state and those that fail are evicted.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { AuthInfo, TxRaw } from "cosmjs-types/cosmos/tx/v1beta1/tx";
 
 export interface MempoolTx {
@@ -26,7 +26,7 @@ export function txSender(tx: Uint8Array): string {
 export class MempoolFullError extends Error {}
 
 export function txHash(tx: Uint8Array): string {
-  return createHash("sha256").update(tx).digest("hex").toUpperCase();
+  return hash("sha256", tx, "hex").toUpperCase();
 }
 
 export class Mempool {

@@ -13,7 +13,7 @@
  * Nodes are stored content-addressed and loaded lazily, so reopening a store with a
  * million keys reads nothing but the root; a node replaced at commit is deleted.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 export interface NodeReader {
   getNode(hash: Buffer): Buffer | undefined;
@@ -48,7 +48,7 @@ type Ref = TrieNode | Buffer;
 export const EMPTY_ROOT = Buffer.alloc(32);
 
 export function sha256(data: Uint8Array): Buffer {
-  return createHash("sha256").update(data).digest();
+  return hash("sha256", data, "buffer"); // one-shot: no Hash object per digest
 }
 
 function bitAt(h: Buffer, i: number): 0 | 1 {
