@@ -21,10 +21,19 @@ const idOf = (key: Bytes): string => toBuffer(key).toString("latin1");
 
 export class CacheKV implements KVStore {
   private readonly writes = new Map<string, Entry>();
+  /**
+   * A branch directly over a store that does not change while the branch lives (the
+   * committed store: it changes only at Commit, which starts new branches) remembers what
+   * it read from it, absent keys included, as the Cosmos SDK's cachekv does: a block reads
+   * each key from disk once. Writes take precedence over what was read.
+   */
+  private readonly reads: Map<string, Buffer | null> | null;
   /** The same entries in key order (a B+ tree: O(log n) insert, ordered range scans). */
   private readonly ordered = new BTree<string, Entry>(undefined, byteOrder);
 
-  constructor(private readonly parent: KVReader) {}
+  constructor(private readonly parent: KVReader) {
+    this.reads = parent instanceof CacheKV ? null : new Map();
+  }
 
   get(key: Bytes): Bytes | undefined {
     const id = idOf(key);
@@ -33,9 +42,18 @@ export class CacheKV implements KVStore {
     for (;;) {
       const e = s.writes.get(id);
       if (e) return e.value ?? undefined;
-      if (!(s.parent instanceof CacheKV)) return s.parent.get(key);
+      if (!(s.parent instanceof CacheKV)) return s.readThrough(id, key);
       s = s.parent;
     }
+  }
+
+  private readThrough(id: string, key: Bytes): Bytes | undefined {
+    const reads = this.reads!;
+    const hit = reads.get(id);
+    if (hit !== undefined) return hit ?? undefined;
+    const v = this.parent.get(key);
+    reads.set(id, v === undefined ? null : toBuffer(v));
+    return v;
   }
 
   has(key: Bytes): boolean {
@@ -117,6 +135,7 @@ export class CacheKV implements KVStore {
   reset(): void {
     this.writes.clear();
     this.ordered.clear();
+    this.reads?.clear();
   }
 
   *iterator(start?: Bytes, end?: Bytes, reverse = false): IterableIterator<[Bytes, Bytes]> {

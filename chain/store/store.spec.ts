@@ -247,3 +247,32 @@ describe("encodeProto", () => {
     for (const o of orders) expect(Buffer.from(encodeProto(Order, o))).toEqual(Buffer.from(Order.encode(o).finish()));
   });
 });
+
+describe("CacheKV over the committed store", () => {
+  it("reads each key from the store once per branch (absent keys too); its own writes and deletes take precedence", () => {
+    const store = openMemoryStore();
+    commitBlock(store, 1n, { a: "1", b: "2" });
+    let reads = 0;
+    const counting: KVReader = {
+      get: (k) => (reads++, store.get(k)),
+      has: (k) => store.has(k),
+      iterator: (s, e, r) => store.iterator(s, e, r),
+    };
+    const block = new CacheKV(counting);
+    const tx = new CacheKV(block);
+    for (let i = 0; i < 3; i++) {
+      expect(Buffer.from(tx.get(b("a"))!).toString()).toBe("1");
+      expect(tx.get(b("zz"))).toBeUndefined();
+    }
+    expect(reads).toBe(2);
+    tx.set(b("a"), b("9"));
+    tx.delete(b("b"));
+    tx.write();
+    expect(Buffer.from(block.get(b("a"))!).toString()).toBe("9");
+    expect(block.get(b("b"))).toBeUndefined();
+    expect(keys(block)).toEqual(["a"]);
+    block.reset();
+    expect(Buffer.from(block.get(b("a"))!).toString()).toBe("1");
+    expect(reads).toBe(3);
+  });
+});
