@@ -84,6 +84,8 @@ interface TxOutcome {
   events: Event[];
 }
 
+const OK = { code: 0, codespace: "", log: "" } as const;
+
 export const DEFAULT_MIN_GAS_PRICES = "0.0025uusdc,0.0025ustake";
 
 export class BackstopApp implements AbciApplication {
@@ -351,8 +353,9 @@ export class BackstopApp implements AbciApplication {
     let gas = new GasMeter(0n);
     let tx: DecodedTx | undefined;
     const outcome = (err: unknown, data: Uint8Array = new Uint8Array(), evs: Event[] = []): TxOutcome => {
-      const e = err === null ? { code: 0, codespace: "", log: "" } : toAbciError(err);
-      return { ...e, data, gasWanted: tx?.gasLimit ?? 0n, gasUsed: gas.consumed, events: evs };
+      // Fields spelled out: V8 spreads a freshly built object slowly (microseconds per tx).
+      const e = err === null ? OK : toAbciError(err);
+      return { code: e.code, codespace: e.codespace, log: e.log, data, gasWanted: tx?.gasLimit ?? 0n, gasUsed: gas.consumed, events: evs };
     };
     try {
       tx = decodeTx(bytes, this.modules.manager, this.maxTxBytes, mode === "simulate");

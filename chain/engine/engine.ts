@@ -164,7 +164,7 @@ export class Engine extends EventEmitter {
     if (this.mempool.has(hash) || this.mempool.isRecentlyCommitted(hash)) throw new DuplicateTxError("tx already exists in cache");
     const sender = this.mempool.admit(tx); // limits first: a tx refused here leaves the app's check state untouched
     const r = this.app.checkTx({ tx, type: CheckTxType.NEW });
-    const result = jsonTxResult({ ...r, info: r.info });
+    const result = jsonTxResult(r);
     if (r.code === 0) this.mempool.add({ tx, hash, gasWanted: r.gasWanted }, sender);
     return { hash, result };
   }

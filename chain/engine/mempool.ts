@@ -81,7 +81,7 @@ export class Mempool {
     }
     const n = this.perSender.get(sender) ?? 0;
     if (sender && n >= this.maxPerSender) throw new MempoolFullError(`sender has ${n} transactions in the mempool (max: ${this.maxPerSender})`);
-    this.byHash.set(t.hash, { ...t, sender });
+    this.byHash.set(t.hash, { tx: t.tx, hash: t.hash, gasWanted: t.gasWanted, sender });
     this.perSender.set(sender, n + 1);
     this.bytes += t.tx.length;
   }
