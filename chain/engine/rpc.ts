@@ -115,7 +115,6 @@ export class RpcServer {
   // Transport
 
   private onHttp(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const url = new URL(req.url ?? "/", "http://localhost");
     const send = (status: number, body: unknown, type = "application/json") => {
       const payload = Buffer.from(typeof body === "string" ? body : JSON.stringify(body));
       // With its length known the response goes out in one piece, not chunked.
@@ -128,6 +127,7 @@ export class RpcServer {
       return;
     }
     if (req.method === "GET") {
+      const url = new URL(req.url ?? "/", "http://localhost");
       if (url.pathname === "/metrics") return send(200, this.metrics(), "text/plain; version=0.0.4");
       const method = url.pathname.replace(/^\//, "");
       if (method === "") return send(200, { jsonrpc: "2.0", id: -1, result: { methods: Object.keys(this.methods) } });

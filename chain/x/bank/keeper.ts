@@ -23,6 +23,20 @@ function balancePrefix(address: string): Buffer {
   return Buffer.concat([Buffer.of(BALANCE_PREFIX, a.length), a]);
 }
 
+/** Balance keys of recent (address, denom) pairs: every transfer reads and writes two (bounded; never mutated). */
+const balanceKeys = new Map<string, Buffer>();
+
+function balanceKey(address: string, denom: string): Buffer {
+  const id = `${address}\0${denom}`;
+  let k = balanceKeys.get(id);
+  if (k === undefined) {
+    k = Buffer.concat([balancePrefix(address), Buffer.from(denom)]);
+    if (balanceKeys.size >= 65_536) balanceKeys.clear();
+    balanceKeys.set(id, k);
+  }
+  return k;
+}
+
 export class BankKeeper {
   /** Module accounts by name; they receive coins without an auth account and are blocked from MsgSend. */
   private readonly moduleAddrs = new Map<string, string>();
@@ -51,8 +65,8 @@ export class BankKeeper {
   }
 
   getBalance(ctx: Context, address: string, denom: string): bigint {
-    const raw = this.kv(ctx).get(Buffer.concat([balancePrefix(address), Buffer.from(denom)]));
-    return raw ? BigInt(Buffer.from(raw).toString()) : 0n;
+    const raw = this.kv(ctx).get(balanceKey(address, denom));
+    return raw ? BigInt(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString("latin1")) : 0n;
   }
 
   /** All balances of an address, by denom. */
@@ -66,7 +80,7 @@ export class BankKeeper {
   }
 
   private setBalance(ctx: Context, address: string, denom: string, amount: bigint): void {
-    const key = Buffer.concat([balancePrefix(address), Buffer.from(denom)]);
+    const key = balanceKey(address, denom);
     if (amount < 0n) throw new Error("negative balance"); // unreachable: callers check
     if (amount === 0n) this.kv(ctx).delete(key);
     else this.kv(ctx).set(key, Buffer.from(amount.toString()));
