@@ -102,39 +102,3 @@ describe("BlockStore tx index", () => {
     await store.close();
   });
 });
-
-describe("BlockStore results", () => {
-  let dir: string;
-  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), "backstop-blockstore-"))));
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
-  it("moves results kept as JSON by an older home into the current table when opened, and serves them as before", async () => {
-    let store = new BlockStore(dir);
-    const all = fill(store);
-    const before = [1, 2, 3].map((h) => store.blockResults(h));
-    await store.close();
-    // What an older home holds: results as JSON under `results`, no format mark.
-    const env = open({ path: dir, maxDbs: 8 });
-    const meta = env.openDB({ name: "meta", keyEncoding: "ordered-binary", encoding: "json" });
-    const current = env.openDB({ name: "block_results", keyEncoding: "binary", encoding: "msgpack" });
-    const legacy = env.openDB({ name: "results", keyEncoding: "binary", encoding: "json" });
-    env.transactionSync(() => {
-      for (const { key, value } of current.getRange()) legacy.putSync(key as Buffer, value);
-      current.clearSync();
-      meta.removeSync("results_format");
-    });
-    expect(legacy.getCount()).toBe(3);
-    await env.close();
-    store = new BlockStore(dir);
-    expect([1, 2, 3].map((h) => store.blockResults(h))).toEqual(before);
-    check(store, all);
-    await store.close();
-    // Moved, not copied: the JSON table is empty and the store opens again without moving anything.
-    const env2 = open({ path: dir, maxDbs: 8 });
-    expect(env2.openDB({ name: "results", keyEncoding: "binary", encoding: "json" }).getCount()).toBe(0);
-    await env2.close();
-    store = new BlockStore(dir);
-    expect(store.blockResults(2)).toEqual(before[1]);
-    await store.close();
-  });
-});

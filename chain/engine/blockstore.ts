@@ -4,9 +4,7 @@
  *
  *   blocks   height (u64 BE)         → { block_id, block } JSON
  *   hashes   block hash (bytes)      → height
- *   block_results height             → block results (txs_results, events, app_hash), in
- *                                      MessagePack (lmdb's msgpackr: the same values as JSON,
- *                                      encoded and decoded in well under half the time)
+ *   results  height                  → block results JSON (txs_results, events, app_hash)
  *   txs      tx hash (bytes)         → height (u64 BE) ‖ index (u32 BE): the tx and its result
  *                                      are read from its block and the block's results
  *   index    "key=value" \0 height   → the hashes of that block's txs with the attribute,
@@ -14,9 +12,7 @@
  *                                      looked up in `txs`): one record per attribute and block,
  *                                      so a block's txs that share attributes share records
  *   meta     "height" → last saved block; "results" → last block with results;
- *            "index_format" → the layout of txs and index (older layouts are rebuilt on open);
- *            "results_format" → 2 once results are in block_results (older homes kept
- *            them as JSON in `results`; they are moved when the store is opened)
+ *            "index_format" → the layout of txs and index (older layouts are rebuilt on open)
  */
 import { open, RootDatabase, Database } from "lmdb";
 import { mkdirSync } from "node:fs";
@@ -102,8 +98,6 @@ export interface StoredTx {
 const ZERO = Buffer.of(0);
 /** The layout of `txs` and `index` (2: pointers and per-block records; 1: JSON copies and per-tx records). */
 const INDEX_FORMAT = 2;
-/** Where results are kept (2: MessagePack in block_results; 1: JSON in results). */
-const RESULTS_FORMAT = 2;
 
 const sha256Hex = (b: Uint8Array) => createHash("sha256").update(b).digest("hex").toUpperCase();
 /** Parsed blocks (and, separately, results) kept in memory. */
@@ -130,11 +124,10 @@ export class BlockStore {
     this.env = open({ path, maxDbs: 8, compression: false, noSync: false });
     this.blocks = this.env.openDB({ name: "blocks", keyEncoding: "binary", encoding: "json" });
     this.hashes = this.env.openDB({ name: "hashes", keyEncoding: "binary", encoding: "json" });
-    this.results = this.env.openDB({ name: "block_results", keyEncoding: "binary", encoding: "msgpack" });
+    this.results = this.env.openDB({ name: "results", keyEncoding: "binary", encoding: "json" });
     this.txs = this.env.openDB({ name: "txs", keyEncoding: "binary", encoding: "binary" });
     this.index = this.env.openDB({ name: "index", keyEncoding: "binary", encoding: "binary" });
     this.meta = this.env.openDB({ name: "meta", keyEncoding: "ordered-binary", encoding: "json" });
-    this.upgradeResults();
     this.upgradeIndex();
   }
 
@@ -198,17 +191,6 @@ export class BlockStore {
       this.txs.putSync(hashes[i], at);
     });
     for (const [key, list] of byKey) this.index.putSync(Buffer.concat([Buffer.from(key), ZERO, height]), Buffer.concat(list));
-  }
-
-  /** A home written before results were kept in MessagePack has them moved, once, when it is opened. */
-  private upgradeResults(): void {
-    if (this.meta.get("results_format") === RESULTS_FORMAT) return;
-    const legacy = this.env.openDB({ name: "results", keyEncoding: "binary", encoding: "json" });
-    this.env.transactionSync(() => {
-      for (const { key, value } of legacy.getRange()) this.results.putSync(key as Buffer, value);
-      legacy.clearSync();
-      this.meta.putSync("results_format", RESULTS_FORMAT);
-    });
   }
 
   /**
