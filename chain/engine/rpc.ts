@@ -4,9 +4,10 @@
  * follow CometBFT's wire format so that unmodified CosmJS (`Comet38Client`,
  * `StargateClient`) works against it. Prometheus metrics are served at /metrics.
  */
-import http from "node:http";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { URL } from "node:url";
-import { WebSocketServer, WebSocket } from "ws";
+import { createFront, Front, HttpReply, JSON_HEADERS, Peer, startFrontWorker } from "./rpcfront";
 import { Engine, DuplicateTxError, jsonTxResult } from "./engine";
 import { StoredBlock, StoredResults, StoredTx } from "./blockstore";
 import { Condition, eventMap, matches, parseQuery, QueryError } from "./query";
@@ -72,89 +73,81 @@ interface Subscription {
   readonly kind: "NewBlock" | "NewBlockHeader" | "Tx" | "other";
 }
 
+export interface RpcOptions {
+  /** Serve HTTP and websockets on this thread instead of a worker thread. */
+  readonly inline?: boolean;
+}
+
+function reply(status: number, body: unknown, type = "application/json"): HttpReply {
+  const headers = type === "application/json" ? JSON_HEADERS : { ...JSON_HEADERS, "content-type": type };
+  return { status, headers, body: typeof body === "string" ? body : JSON.stringify(body) };
+}
+
 export class RpcServer {
-  private readonly server: http.Server;
-  private readonly wss: WebSocketServer;
-  private readonly subs = new Map<WebSocket, Subscription[]>();
+  private front: Front | null = null;
+  private readonly subs = new Map<Peer, Subscription[]>();
   private readonly commitWaiters = new Map<string, ((t: StoredTx) => void)[]>();
 
   constructor(
     private readonly engine: Engine,
     private readonly log: Logger,
+    private readonly opts: RpcOptions = {},
   ) {
-    this.server = http.createServer((req, res) => this.onHttp(req, res));
-    this.server.keepAliveTimeout = 30_000;
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY });
-    this.server.on("upgrade", (req, socket, head) => {
-      if ((req.url ?? "").split("?")[0] !== "/websocket") {
-        socket.end("HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nthe websocket endpoint is /websocket\n");
-        return;
-      }
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws));
-    });
     engine.on("block", (b: StoredBlock, r: StoredResults) => this.publishBlock(b, r));
     engine.on("tx", (t: StoredTx) => this.publishTx(t));
   }
 
+  /**
+   * Starts serving. The transport (rpcfront.ts) runs on a worker thread when its compiled
+   * module is there to load (a built node), else on this thread.
+   */
   listen(host: string, port: number): Promise<{ host: string; port: number }> {
-    return new Promise((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(port, host, () => {
-        const a = this.server.address() as { address: string; port: number };
-        resolve({ host: a.address, port: a.port });
-      });
-    });
+    const handlers = {
+      request: (method: string, url: string, body: string | null) => this.respond(method, url, body),
+      wsOpen: (peer: Peer) => this.subs.set(peer, []),
+      wsMessage: (peer: Peer, text: string) => {
+        this.handleWsText(peer, text).then((out) => {
+          if (out !== undefined && peer.open) peer.send(JSON.stringify(out));
+        });
+      },
+      wsGone: (peer: Peer) => this.subs.delete(peer),
+    };
+    const file = join(__dirname, "rpcfront.js");
+    this.front =
+      this.opts.inline || !existsSync(file)
+        ? createFront(MAX_BODY, handlers)
+        : startFrontWorker(file, MAX_BODY, handlers, (e) => this.log.error("rpc transport thread failed", { error: e.stack ?? e.message }));
+    return this.front.listen(host, port);
   }
 
   close(): Promise<void> {
-    for (const ws of this.wss.clients) ws.terminate();
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    this.subs.clear();
+    return this.front ? this.front.close() : Promise.resolve();
   }
 
   // ---------------------------------------------------------------------------
-  // Transport
+  // Requests
 
-  private onHttp(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const send = (status: number, body: unknown, type = "application/json") => {
-      const payload = Buffer.from(typeof body === "string" ? body : JSON.stringify(body));
-      // With its length known the response goes out in one piece, not chunked.
-      res.writeHead(status, { "content-type": type, "content-length": payload.length, "access-control-allow-origin": "*" });
-      res.end(payload);
-    };
-    if (req.method === "OPTIONS") {
-      res.writeHead(204, { "access-control-allow-origin": "*", "access-control-allow-headers": "content-type", "access-control-allow-methods": "GET, POST" });
-      res.end();
-      return;
+  /** One HTTP request: JSON-RPC in a POST body, a URI request in a GET, /metrics. */
+  private async respond(method: string, rawUrl: string, body: string | null): Promise<HttpReply> {
+    if (method === "OPTIONS") {
+      return { status: 204, headers: { "access-control-allow-origin": "*", "access-control-allow-headers": "content-type", "access-control-allow-methods": "GET, POST" }, body: "" };
     }
-    if (req.method === "GET") {
-      const url = new URL(req.url ?? "/", "http://localhost");
-      if (url.pathname === "/metrics") return send(200, this.metrics(), "text/plain; version=0.0.4");
-      const method = url.pathname.replace(/^\//, "");
-      if (method === "") return send(200, { jsonrpc: "2.0", id: -1, result: { methods: Object.keys(this.methods) } });
+    if (method === "GET") {
+      const url = new URL(rawUrl, "http://localhost");
+      if (url.pathname === "/metrics") return reply(200, this.metrics(), "text/plain; version=0.0.4");
+      const name = url.pathname.replace(/^\//, "");
+      if (name === "") return reply(200, { jsonrpc: "2.0", id: -1, result: { methods: Object.keys(this.methods) } });
       const params: Params = {};
       for (const [k, v] of url.searchParams) params[k] = v.startsWith('"') && v.endsWith('"') ? v.slice(1, -1) : v;
-      this.call(method, params).then(
-        (result) => send(200, { jsonrpc: "2.0", id: -1, result }),
-        (err) => send(rpcStatus(err), { jsonrpc: "2.0", id: -1, error: toRpcError(err) }),
-      );
-      return;
-    }
-    if (req.method !== "POST") return send(405, { jsonrpc: "2.0", id: -1, error: { code: -32600, message: "Invalid Request", data: "use GET or POST" } });
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) {
-        send(413, { jsonrpc: "2.0", id: -1, error: { code: -32600, message: "Invalid Request", data: "request body too large" } });
-        req.destroy();
-        return;
+      try {
+        return reply(200, { jsonrpc: "2.0", id: -1, result: await this.call(name, params) });
+      } catch (err) {
+        return reply(rpcStatus(err), { jsonrpc: "2.0", id: -1, error: toRpcError(err) });
       }
-      chunks.push(c);
-    });
-    req.on("end", () => {
-      if (size > MAX_BODY) return;
-      this.handleText(Buffer.concat(chunks).toString()).then((out) => send(200, out));
-    });
+    }
+    if (method !== "POST") return reply(405, { jsonrpc: "2.0", id: -1, error: { code: -32600, message: "Invalid Request", data: "use GET or POST" } });
+    return reply(200, await this.handleText(body ?? ""));
   }
 
   private async handleText(text: string): Promise<unknown> {
@@ -171,7 +164,7 @@ export class RpcServer {
     return this.handleOne(parsed);
   }
 
-  private async handleOne(r: unknown, ws?: WebSocket): Promise<unknown> {
+  private async handleOne(r: unknown, ws?: Peer): Promise<unknown> {
     if (typeof r !== "object" || r === null || (r as { jsonrpc?: unknown }).jsonrpc !== "2.0" || typeof (r as { method?: unknown }).method !== "string") {
       return { jsonrpc: "2.0", id: (r as { id?: unknown })?.id ?? -1, error: { code: -32600, message: "Invalid Request", data: "expected a JSON-RPC 2.0 request object" } };
     }
@@ -185,18 +178,7 @@ export class RpcServer {
     }
   }
 
-  private onSocket(ws: WebSocket): void {
-    this.subs.set(ws, []);
-    ws.on("message", (data) => {
-      this.handleWsText(ws, data.toString()).then((out) => {
-        if (out !== undefined && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(out));
-      });
-    });
-    ws.on("close", () => this.subs.delete(ws));
-    ws.on("error", () => this.subs.delete(ws));
-  }
-
-  private async handleWsText(ws: WebSocket, text: string): Promise<unknown> {
+  private async handleWsText(ws: Peer, text: string): Promise<unknown> {
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -206,7 +188,7 @@ export class RpcServer {
     return this.handleOne(parsed, ws);
   }
 
-  private async callWs(ws: WebSocket, id: unknown, method: string, p: Params): Promise<unknown> {
+  private async callWs(ws: Peer, id: unknown, method: string, p: Params): Promise<unknown> {
     if (method === "subscribe") {
       const query = str(p, "query", true)!;
       let conds: Condition[];
@@ -269,8 +251,8 @@ export class RpcServer {
     }
   }
 
-  private push(ws: WebSocket, s: Subscription, data: unknown, events: Map<string, string[]>): void {
-    if (ws.readyState !== WebSocket.OPEN) return;
+  private push(ws: Peer, s: Subscription, data: unknown, events: Map<string, string[]>): void {
+    if (!ws.open) return;
     ws.send(JSON.stringify({ jsonrpc: "2.0", id: s.id, result: { query: s.query, data, events: Object.fromEntries(events) } }));
   }
 
