@@ -138,8 +138,9 @@ export const benchmarks: Benchmark[] = [
   sigVerify,
   finalizeBlockBench(orders, "order transactions (matched in each block's auction)", { setup: traders }),
   finalizeBlockBench(bankSends, "bank sends", { name: "finalize_block_bank", figure: "finalize_block_bank_tx_per_s" }),
-  rpcBench(20_000),
-  rpcBench(40_000, 50),
+  rpcBench(60_000, { name: "rpc_e2e", figure: "rpc_e2e_tx_per_s", senders: 50 }),
+  rpcBench(20_000, { name: "rpc_e2e_10", figure: "rpc_e2e_10_senders_tx_per_s", senders: 10 }),
+  rpcBench(40_000, { name: "rpc_e2e_batched", figure: "rpc_e2e_batched_tx_per_s", batch: 50 }),
   riskBench(scale, Math.min(10_000, scale / 10)),
 ];
 

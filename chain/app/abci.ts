@@ -36,8 +36,24 @@ export interface AbciApplication {
   prepareProposal(req: RequestPrepareProposal): ResponsePrepareProposal;
   processProposal(req: RequestProcessProposal): ResponseProcessProposal;
   finalizeBlock(req: RequestFinalizeBlock): ResponseFinalizeBlock;
+  /**
+   * FinalizeBlock in steps (optional): the same execution and response as `finalizeBlock`,
+   * so that a host can serve other work (CheckTx, queries) between steps. Nothing else may
+   * run FinalizeBlock or Commit until `finish` has returned.
+   */
+  beginFinalizeBlock?(req: RequestFinalizeBlock): FinalizeRun;
   commit(): ResponseCommit;
   query(req: RequestQuery): ResponseQuery;
   /** Releases the database; the application cannot be used afterwards. */
   close(): void;
+}
+
+/** A FinalizeBlock under way (`AbciApplication.beginFinalizeBlock`). */
+export interface FinalizeRun {
+  /** Whether every transaction has run. */
+  readonly done: boolean;
+  /** Runs up to `n` more transactions. */
+  step(n: number): void;
+  /** Runs what is left and the end-block hooks, and returns the response. */
+  finish(): ResponseFinalizeBlock;
 }

@@ -33,6 +33,7 @@ import {
   ResponseProcessProposal_ProposalStatus,
   ResponseQuery,
   ExecTxResult,
+  FinalizeRun,
 } from "./abci";
 import "./wire";
 import { CacheKV } from "../store/cache";
@@ -252,44 +253,60 @@ export class BackstopApp implements AbciApplication {
   }
 
   finalizeBlock(req: RequestFinalizeBlock): ResponseFinalizeBlock {
+    return this.beginFinalizeBlock(req).finish();
+  }
+
+  beginFinalizeBlock(req: RequestFinalizeBlock): FinalizeRun {
     const expected = this.store.lastCommit().height + 1n;
     if (this.store.lastCommit().height !== 0n && req.height !== expected) {
       throw new Error(`FinalizeBlock at height ${req.height}, expected ${expected}`);
     }
     if (!this.deliverState) this.deliverState = new CacheKV(this.store);
+    const block = this.deliverState;
     const time = req.time?.seconds ?? this.lastBlockTime;
-    const { maxBlockGas } = this.consensus(this.deliverState);
+    const { maxBlockGas } = this.consensus(block);
 
     const txResults: ExecTxResult[] = [];
     let blockGas = 0n;
-    for (const tx of req.txs) {
-      const r = this.runTx("deliver", tx, this.deliverState, req.height, time, maxBlockGas >= 0n ? maxBlockGas - blockGas : -1n);
-      blockGas += r.gasUsed;
-      txResults.push({
-        code: r.code,
-        data: r.data,
-        log: r.log,
-        info: "",
-        gasWanted: r.gasWanted,
-        gasUsed: r.gasUsed,
-        events: r.events,
-        codespace: r.codespace,
-      });
-    }
+    let next = 0;
+    const step = (n: number) => {
+      const end = Math.min(req.txs.length, next + n);
+      for (; next < end; next++) {
+        const r = this.runTx("deliver", req.txs[next], block, req.height, time, maxBlockGas >= 0n ? maxBlockGas - blockGas : -1n);
+        blockGas += r.gasUsed;
+        txResults.push({
+          code: r.code,
+          data: r.data,
+          log: r.log,
+          info: "",
+          gasWanted: r.gasWanted,
+          gasUsed: r.gasUsed,
+          events: r.events,
+          codespace: r.codespace,
+        });
+      }
+    };
+    return {
+      get done() {
+        return next >= req.txs.length;
+      },
+      step,
+      finish: () => {
+        step(req.txs.length);
+        // End-block hooks, in module order, on the block's state.
+        const events = new EventManager();
+        const ctx: Context = { ...this.makeContext(block, "endblock", req.height, time, GasMeter.infinite(), events), blockChanges: (start, end) => block.changesIn(start, end) };
+        for (const m of this.modules.manager.modules) m.endBlock?.(ctx);
 
-    // End-block hooks, in module order, on the block's state.
-    const events = new EventManager();
-    const block = this.deliverState;
-    const ctx: Context = { ...this.makeContext(block, "endblock", req.height, time, GasMeter.infinite(), events), blockChanges: (start, end) => block.changesIn(start, end) };
-    for (const m of this.modules.manager.modules) m.endBlock?.(ctx);
-
-    const t = Buffer.alloc(8);
-    t.writeBigInt64BE(time);
-    this.meta(this.deliverState).set(BLOCK_TIME_KEY, t);
-    const appHash = this.store.stage(this.deliverState.changes());
-    this.pending = { height: req.height, appHash };
-    this.lastBlockTime = time;
-    return { events: events.events(), txResults, validatorUpdates: [], consensusParamUpdates: undefined, appHash };
+        const t = Buffer.alloc(8);
+        t.writeBigInt64BE(time);
+        this.meta(block).set(BLOCK_TIME_KEY, t);
+        const appHash = this.store.stage(block.changes());
+        this.pending = { height: req.height, appHash };
+        this.lastBlockTime = time;
+        return { events: events.events(), txResults, validatorUpdates: [], consensusParamUpdates: undefined, appHash };
+      },
+    };
   }
 
   commit(): ResponseCommit {

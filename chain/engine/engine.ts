@@ -10,7 +10,7 @@
  */
 import { createHash, hash } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { AbciApplication, CheckTxType, ExecTxResult, Event, ResponseFinalizeBlock, ResponseProcessProposal_ProposalStatus } from "../app/abci";
+import { AbciApplication, CheckTxType, ExecTxResult, Event, RequestFinalizeBlock, ResponseFinalizeBlock, ResponseProcessProposal_ProposalStatus } from "../app/abci";
 import { BlockStore, JsonBlockId, JsonCommit, JsonEvent, JsonHeader, JsonTxResult, StoredBlock, StoredResults, StoredTx } from "./blockstore";
 import { Mempool, MempoolTx, txHash } from "./mempool";
 import { GenesisDoc, parseRfc3339, rfc3339, signEd25519, ValidatorKey } from "../node/home";
@@ -54,6 +54,8 @@ export function jsonTxResult(r: ExecTxResult | { code: number; data: Uint8Array;
 }
 
 const EMPTY_HASH = sha256hex("");
+/** Transactions executed between turns of the event loop while a block executes. */
+const EXEC_STEP = 200;
 
 /** Events emitted to subscribers: "block" (StoredBlock, StoredResults) and "tx" (StoredTx). */
 export class Engine extends EventEmitter {
@@ -180,27 +182,34 @@ export class Engine extends EventEmitter {
   // Blocks
 
   start(): void {
-    const tick = () => {
+    const tick = async () => {
       if (this.stopping) return;
       const t0 = process.hrtime.bigint();
       try {
-        this.produceBlock();
+        this.inFlight = this.produceBlock();
+        await this.inFlight;
       } catch (e) {
         const cause = this.opts.diagnose?.(e);
         this.log.error(`block production failed; stopping${cause ? `: ${cause}` : ""}`, { error: e instanceof Error ? e.stack : String(e), ...(cause ? { cause } : {}) });
         this.emit("fatal", e);
         return;
+      } finally {
+        this.inFlight = null;
       }
+      if (this.stopping) return;
       const spent = Number(process.hrtime.bigint() - t0) / 1e6;
       this.timer = setTimeout(tick, Math.max(0, this.opts.blockTimeMs - spent));
     };
     this.timer = setTimeout(tick, this.opts.blockTimeMs);
   }
 
-  /** Stops producing blocks; a block in flight (synchronous) has already finished. */
-  stop(): void {
+  private inFlight: Promise<void> | null = null;
+
+  /** Stops producing blocks; resolves once a block in flight has been committed. */
+  async stop(): Promise<void> {
     this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
+    await this.inFlight?.catch(() => undefined);
   }
 
   private blockTime(): { seconds: bigint; nanos: number } {
@@ -219,7 +228,14 @@ export class Engine extends EventEmitter {
     return { seconds: s, nanos: n };
   }
 
-  produceBlock(): void {
+  /**
+   * Proposes, executes, saves and commits the next block. Execution runs in steps of
+   * `EXEC_STEP` transactions with the event loop served in between, so that CheckTx and
+   * queries keep being answered while a large block executes (they read the check state
+   * and the committed state, which execution does not touch; as with CometBFT's separate
+   * ABCI connections). Saving and committing run in one piece.
+   */
+  async produceBlock(): Promise<void> {
     if (this.producing) return;
     this.producing = true;
     const t0 = process.hrtime.bigint();
@@ -253,7 +269,7 @@ export class Engine extends EventEmitter {
       if (proc.status !== ResponseProcessProposal_ProposalStatus.ACCEPT) throw new Error(`own proposal at height ${height} was rejected`);
 
       this.store.saveBlock(block);
-      const res = this.finalize(block);
+      const res = await this.finalizeInSteps(block);
       const stored = this.saveResults(block, res);
       this.app.commit();
       this.lastAppHash = stored.results.app_hash;
@@ -273,8 +289,22 @@ export class Engine extends EventEmitter {
     }
   }
 
+  private async finalizeInSteps(b: StoredBlock): Promise<ResponseFinalizeBlock> {
+    if (!this.app.beginFinalizeBlock) return this.finalize(b);
+    const run = this.app.beginFinalizeBlock(this.finalizeRequest(b));
+    while (!run.done) {
+      run.step(EXEC_STEP);
+      if (!run.done) await new Promise((resolve) => setImmediate(resolve));
+    }
+    return run.finish();
+  }
+
   private finalize(b: StoredBlock): ResponseFinalizeBlock {
-    return this.app.finalizeBlock({
+    return this.app.finalizeBlock(this.finalizeRequest(b));
+  }
+
+  private finalizeRequest(b: StoredBlock): RequestFinalizeBlock {
+    return {
       txs: b.block.data.txs.map((t) => Buffer.from(t, "base64")),
       decidedLastCommit: { round: 0, votes: [] },
       misbehavior: [],
@@ -283,7 +313,7 @@ export class Engine extends EventEmitter {
       time: { seconds: BigInt(b.time.seconds), nanos: b.time.nanos },
       nextValidatorsHash: Buffer.from(b.block.header.next_validators_hash, "hex"),
       proposerAddress: Buffer.from(b.block.header.proposer_address, "hex"),
-    });
+    };
   }
 
   private saveResults(b: StoredBlock, res: ResponseFinalizeBlock): { results: StoredResults; txs: StoredTx[] } {

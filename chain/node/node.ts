@@ -78,7 +78,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     async stop() {
       if (stopped) return;
       stopped = true;
-      engine.stop();
+      await engine.stop();
       const height = engine.height();
       await rpc.close();
       app.close();
