@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BackstopApp } from "../../chain/app/app";
-import { initLocalnetApp, msgSend, runBlock, signTx, TestAccount } from "../util/localnet";
+import { GENESIS_TIME, initLocalnetApp, msgSend, runBlock, signTx, TestAccount } from "../util/localnet";
+import { CheckTxType } from "../../chain/app/abci";
 
 /** A deterministic stream of blocks: account i sends to account (i·3+h) mod 10, some txs failing. */
 function makeBlocks(accounts: TestAccount[], n: number): Uint8Array[][] {
@@ -74,5 +75,29 @@ describe("determinism", () => {
     expect(b.exportGenesis()).toEqual(a.exportGenesis());
     a.close();
     b.close();
+  });
+  it("a block executed in steps with CheckTx in between gives the results and app hash of one FinalizeBlock", async () => {
+    const { app: whole, accounts } = await initLocalnetApp(tmp());
+    const { app: stepped } = await initLocalnetApp(tmp());
+    const blocks = makeBlocks(accounts, 6);
+    for (let h = 1; h <= blocks.length; h++) {
+      const txs = blocks[h - 1];
+      const a = runBlock(whole, BigInt(h), txs);
+      const req = { txs, decidedLastCommit: { round: 0, votes: [] }, misbehavior: [], hash: new Uint8Array(32), height: BigInt(h), time: { seconds: GENESIS_TIME + BigInt(h), nanos: 0 }, nextValidatorsHash: new Uint8Array(32), proposerAddress: new Uint8Array(20) };
+      const run = stepped.beginFinalizeBlock(req);
+      let checks = 0;
+      while (!run.done) {
+        run.step(2);
+        // The mempool's work between steps: CheckTx of the next block's txs against the check state.
+        for (const tx of blocks[h] ?? []) if (stepped.checkTx({ tx, type: CheckTxType.NEW }).code === 0) checks++;
+      }
+      const b = run.finish();
+      stepped.commit();
+      expect(Buffer.from(b.appHash).toString("hex")).toBe(Buffer.from(a.appHash).toString("hex"));
+      expect(b.txResults.map((r) => [r.code, r.gasUsed, r.events.length])).toEqual(a.txResults.map((r) => [r.code, r.gasUsed, r.events.length]));
+      if (h < blocks.length) expect(checks).toBeGreaterThan(0);
+    }
+    whole.close();
+    stepped.close();
   });
 });
