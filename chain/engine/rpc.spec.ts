@@ -1,0 +1,68 @@
+/**
+ * The RPC transport in this thread (`createFront`: what a node falls back to when the
+ * compiled worker module is absent, as under jest), behind a real node on disk. The
+ * worker-thread transport is what the end-to-end tests in test/node run against.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { WebSocket } from "ws";
+import { initHome } from "../node/home";
+import { startNode, RunningNode } from "../node/node";
+import { defaultAppState } from "../app/genesis";
+import { silentLogger } from "./log";
+
+describe("RPC over the inline transport", () => {
+  let home: string;
+  let node: RunningNode;
+  let url: string;
+  beforeAll(async () => {
+    home = mkdtempSync(join(tmpdir(), "backstop-rpc-"));
+    initHome({ home, chainId: "backstop-rpc-1", appState: defaultAppState() });
+    node = await startNode({ home, rpcLaddr: "tcp://127.0.0.1:0", blockTimeMs: 100, logger: silentLogger });
+    url = `http://127.0.0.1:${node.rpc.port}`;
+  });
+  afterAll(async () => {
+    await node?.stop();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it("answers JSON-RPC over POST and GET, CORS preflight, wrong methods and oversized bodies", async () => {
+    const post = await (await fetch(url, { method: "POST", body: JSON.stringify({ jsonrpc: "2.0", id: 7, method: "status", params: {} }) })).json();
+    expect(post.id).toBe(7);
+    expect(post.result.node_info.network).toBe("backstop-rpc-1");
+    for (let i = 0; i < 100 && node.engine.height() < 1; i++) await new Promise((r) => setTimeout(r, 50));
+    const get = await fetch(`${url}/block?height=1`);
+    expect(get.status).toBe(200);
+    expect((await get.json()).result.block.header.height).toBe("1");
+    const batch = await (await fetch(url, { method: "POST", body: JSON.stringify([1, 2].map((id) => ({ jsonrpc: "2.0", id, method: "health" }))) })).json();
+    expect(batch.map((r: { id: number }) => r.id)).toEqual([1, 2]);
+    const unknown = await fetch(`${url}/no_such_method`);
+    expect(unknown.status).toBe(404);
+    expect((await unknown.json()).error.code).toBe(-32601);
+    const pre = await fetch(url, { method: "OPTIONS" });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get("access-control-allow-methods")).toBe("GET, POST");
+    expect((await fetch(url, { method: "PUT", body: "x" })).status).toBe(405);
+    const big = await fetch(url, { method: "POST", body: "x".repeat(9 * 1024 * 1024) }).catch(() => null);
+    if (big) expect(big.status).toBe(413); // or the connection is cut while the body is still being sent
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/^backstop_height \d+$/m);
+  });
+
+  it("pushes NewBlock events to a websocket subscriber", async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${node.rpc.port}/websocket`);
+    await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+    const messages: any[] = [];
+    const got = new Promise<void>((resolve) =>
+      ws.on("message", (d) => {
+        messages.push(JSON.parse(d.toString()));
+        if (messages.some((m) => m.result?.data?.type === "tendermint/event/NewBlock")) resolve();
+      }),
+    );
+    ws.send(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "subscribe", params: { query: "tm.event='NewBlock'" } }));
+    await got;
+    expect(messages[0]).toEqual({ jsonrpc: "2.0", id: 1, result: {} });
+    ws.close();
+  });
+});
