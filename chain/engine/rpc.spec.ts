@@ -28,18 +28,18 @@ describe("RPC over the inline transport", () => {
   });
 
   it("answers JSON-RPC over POST and GET, CORS preflight, wrong methods and oversized bodies", async () => {
-    const post = await (await fetch(url, { method: "POST", body: JSON.stringify({ jsonrpc: "2.0", id: 7, method: "status", params: {} }) })).json();
+    const post = (await (await fetch(url, { method: "POST", body: JSON.stringify({ jsonrpc: "2.0", id: 7, method: "status", params: {} }) })).json()) as any;
     expect(post.id).toBe(7);
     expect(post.result.node_info.network).toBe("backstop-rpc-1");
     for (let i = 0; i < 100 && node.engine.height() < 1; i++) await new Promise((r) => setTimeout(r, 50));
     const get = await fetch(`${url}/block?height=1`);
     expect(get.status).toBe(200);
-    expect((await get.json()).result.block.header.height).toBe("1");
-    const batch = await (await fetch(url, { method: "POST", body: JSON.stringify([1, 2].map((id) => ({ jsonrpc: "2.0", id, method: "health" }))) })).json();
+    expect(((await get.json()) as any).result.block.header.height).toBe("1");
+    const batch = (await (await fetch(url, { method: "POST", body: JSON.stringify([1, 2].map((id) => ({ jsonrpc: "2.0", id, method: "health" }))) })).json()) as any;
     expect(batch.map((r: { id: number }) => r.id)).toEqual([1, 2]);
     const unknown = await fetch(`${url}/no_such_method`);
     expect(unknown.status).toBe(404);
-    expect((await unknown.json()).error.code).toBe(-32601);
+    expect(((await unknown.json()) as any).error.code).toBe(-32601);
     const pre = await fetch(url, { method: "OPTIONS" });
     expect(pre.status).toBe(204);
     expect(pre.headers.get("access-control-allow-methods")).toBe("GET, POST");
