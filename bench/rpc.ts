@@ -60,11 +60,11 @@ async function senders(rpc: string, n: number): Promise<Sender[]> {
 const now = () => process.hrtime.bigint(); // determinism-ok: benchmark timing
 
 /**
- * The load generator's client: node:http over keep-alive connections, one per sender
- * (fetch costs several times as much CPU per request, and the load generator shares the
- * machine's two cores with the node).
+ * The load generator's client: node:http over keep-alive connections, one per sender (up
+ * to 64 senders; fetch costs several times as much CPU per request, and the load
+ * generator shares the machine's two cores with the node).
  */
-const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
 function post(rpc: string, body: unknown): Promise<any> {
   const payload = Buffer.from(JSON.stringify(body));
