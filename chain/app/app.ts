@@ -87,6 +87,11 @@ interface TxOutcome {
 
 const OK = { code: 0, codespace: "", log: "" } as const;
 
+/** A transaction's outcome as CheckTx and FinalizeBlock report it. */
+function execResult(r: TxOutcome): ExecTxResult {
+  return { code: r.code, data: r.data, log: r.log, info: "", gasWanted: r.gasWanted, gasUsed: r.gasUsed, events: r.events, codespace: r.codespace };
+}
+
 export const DEFAULT_MIN_GAS_PRICES = "0.0025uusdc,0.0025ustake";
 
 export class BackstopApp implements AbciApplication {
@@ -217,17 +222,7 @@ export class BackstopApp implements AbciApplication {
   checkTx(req: RequestCheckTx): ResponseCheckTx {
     const mode: ExecMode = req.type === CheckTxType.RECHECK ? "recheck" : "check";
     const { height } = this.store.lastCommit();
-    const r = this.runTx(mode, req.tx, this.checkState, height + 1n, this.lastBlockTime);
-    return {
-      code: r.code,
-      data: r.data,
-      log: r.log,
-      info: "",
-      gasWanted: r.gasWanted,
-      gasUsed: r.gasUsed,
-      events: r.events,
-      codespace: r.codespace,
-    };
+    return execResult(this.runTx(mode, req.tx, this.checkState, height + 1n, this.lastBlockTime));
   }
 
   // ---------------------------------------------------------------------------
@@ -274,16 +269,7 @@ export class BackstopApp implements AbciApplication {
       for (; next < end; next++) {
         const r = this.runTx("deliver", req.txs[next], block, req.height, time, maxBlockGas >= 0n ? maxBlockGas - blockGas : -1n);
         blockGas += r.gasUsed;
-        txResults.push({
-          code: r.code,
-          data: r.data,
-          log: r.log,
-          info: "",
-          gasWanted: r.gasWanted,
-          gasUsed: r.gasUsed,
-          events: r.events,
-          codespace: r.codespace,
-        });
+        txResults.push(execResult(r));
       }
     };
     return {

@@ -73,11 +73,6 @@ interface Subscription {
   readonly kind: "NewBlock" | "NewBlockHeader" | "Tx" | "other";
 }
 
-export interface RpcOptions {
-  /** Serve HTTP and websockets on this thread instead of a worker thread. */
-  readonly inline?: boolean;
-}
-
 function reply(status: number, body: unknown, type = "application/json"): HttpReply {
   const headers = type === "application/json" ? JSON_HEADERS : { ...JSON_HEADERS, "content-type": type };
   return { status, headers, body: typeof body === "string" ? body : JSON.stringify(body) };
@@ -91,7 +86,6 @@ export class RpcServer {
   constructor(
     private readonly engine: Engine,
     private readonly log: Logger,
-    private readonly opts: RpcOptions = {},
   ) {
     engine.on("block", (b: StoredBlock, r: StoredResults) => this.publishBlock(b, r));
     engine.on("tx", (t: StoredTx) => this.publishTx(t));
@@ -114,7 +108,7 @@ export class RpcServer {
     };
     const file = join(__dirname, "rpcfront.js");
     this.front =
-      this.opts.inline || !existsSync(file)
+      !existsSync(file)
         ? createFront(MAX_BODY, handlers)
         : startFrontWorker(file, MAX_BODY, handlers, (e) => this.log.error("rpc transport thread failed", { error: e.stack ?? e.message }));
     return this.front.listen(host, port);
