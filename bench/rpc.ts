@@ -11,7 +11,7 @@
  * (what CosmJS's HttpBatchClient sends); the node runs each request of a batch in order,
  * the same CheckTx and mempool path, so the difference is the HTTP framing per tx.
  */
-import { rmSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import { createHash } from "node:crypto";
 import secp256k1 from "secp256k1";
@@ -58,6 +58,44 @@ async function senders(rpc: string, n: number): Promise<Sender[]> {
 }
 
 const now = () => process.hrtime.bigint(); // determinism-ok: benchmark timing
+
+/**
+ * CPU seconds used so far by a process's main thread and by its other threads together
+ * (the RPC transport's worker, LMDB's writer, V8's helpers), from Linux's /proc (empty
+ * elsewhere).
+ */
+function threadCpu(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  const tick = 100; // USER_HZ on Linux
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "latin1");
+      const close = stat.lastIndexOf(")");
+      const name = tid === String(pid) ? "main" : "other threads";
+      const f = stat.slice(close + 2).split(" ");
+      out.set(name, (out.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / tick); // utime + stime
+    } catch {
+      /* the thread ended */
+    }
+  }
+  return out;
+}
+
+/** "main 62%, worker 12%, …": each thread's share of a core between two readings. */
+function threadShares(before: Map<string, number>, after: Map<string, number>, secs: number, txs: number): string {
+  const parts: string[] = [];
+  for (const [name, t] of after) {
+    const used = t - (before.get(name) ?? 0);
+    if (used / secs >= 0.02) parts.push(`${name} ${Math.round((used / secs) * 100)}%${name === "main" ? ` (${Math.round((used / txs) * 1e6)} µs/tx)` : ""}`);
+  }
+  return parts.join(", ");
+}
 
 /**
  * The load generator's client: node:http over keep-alive connections, one per sender (up
@@ -108,6 +146,7 @@ export function rpcBench(total: number, o: { batch?: number; senders?: number; n
         const startHeight = Number((await rpcCall(node.rpc, "status")).result.sync_info.latest_block_height);
         const t0 = now();
         const cpu0 = process.cpuUsage();
+        const threads0 = threadCpu(node.proc.pid!);
         let next = 0;
         let rejected = 0;
         // Txs of one sender must arrive in sequence order: each worker owns one account's stream.
@@ -135,9 +174,10 @@ export function rpcBench(total: number, o: { batch?: number; senders?: number; n
           await new Promise((r) => setTimeout(r, 50));
         }
         const secs = Number(now() - t0) / 1e9;
+        const threads = threadShares(threads0, threadCpu(node.proc.pid!), secs, committed);
         const cpu = process.cpuUsage(cpu0);
         const loadCpu = (cpu.user + cpu.system) / 1e6 / secs; // the load generator's share of a core
-        return { figures: { [figure]: Math.round(committed / secs) }, notes: `${committed} committed in ${secs.toFixed(1)} s (${rejected} rejected), ${parallel} senders in parallel${batch > 1 ? ` in batches of ${batch}` : ""}, 1 s blocks, the load generator at ${Math.round(loadCpu * 100)}% of a core` };
+        return { figures: { [figure]: Math.round(committed / secs) }, notes: `${committed} committed in ${secs.toFixed(1)} s (${rejected} rejected), ${parallel} senders in parallel${batch > 1 ? ` in batches of ${batch}` : ""}, 1 s blocks, the load generator at ${Math.round(loadCpu * 100)}% of a core${threads ? `; node threads: ${threads}` : ""}` };
       } finally {
         await node.stop();
         rmSync(node.home, { recursive: true, force: true });

@@ -101,7 +101,8 @@ export class BackstopApp implements AbciApplication {
   private checkState: CacheKV;
   private deliverState: CacheKV | null = null;
   /** Height and app hash of the block finalized but not yet committed. */
-  private pending: { height: bigint; appHash: Buffer } | null = null;
+  /** A finalized block awaiting Commit (CheckTx and queries still see the state before it). */
+  private pending: { height: bigint; appHash: Buffer; time: bigint } | null = null;
   private chainIdCache: string | null = null;
   private lastBlockTime = 0n;
 
@@ -288,8 +289,7 @@ export class BackstopApp implements AbciApplication {
         t.writeBigInt64BE(time);
         this.meta(block).set(BLOCK_TIME_KEY, t);
         const appHash = this.store.stage(block.changes());
-        this.pending = { height: req.height, appHash };
-        this.lastBlockTime = time;
+        this.pending = { height: req.height, appHash, time };
         return { events: events.events(), txResults, validatorUpdates: [], consensusParamUpdates: undefined, appHash };
       },
     };
@@ -298,6 +298,7 @@ export class BackstopApp implements AbciApplication {
   commit(): ResponseCommit {
     if (!this.pending) throw new Error("Commit without FinalizeBlock");
     this.store.commit(this.pending.height, this.pending.appHash);
+    this.lastBlockTime = this.pending.time;
     this.pending = null;
     this.deliverState = null;
     this.checkState = new CacheKV(this.store);

@@ -24,7 +24,7 @@ function result(sender: string, n: number): JsonTxResult {
 }
 
 /** Saves heights 1..3: block h has txs h-0, h-1, h-2 from senders alice, bob, alice. */
-function fill(store: BlockStore): StoredTx[] {
+async function fill(store: BlockStore): Promise<StoredTx[]> {
   const all: StoredTx[] = [];
   for (let h = 1; h <= 3; h++) {
     const senders = ["alice", "bob", "alice"];
@@ -36,9 +36,9 @@ function fill(store: BlockStore): StoredTx[] {
       tx_result: result(s, h * 10 + i),
     }));
     const block = { block_id: { hash: hashOf(`block ${h}`), parts: { total: 1, hash: "" } }, block: { header: { height: String(h) } as any, data: { txs: txs.map((t) => t.tx) }, evidence: { evidence: [] }, last_commit: {} as any }, time: { seconds: String(h), nanos: 0 } };
-    store.saveBlock(block);
+    await store.saveBlock(block);
     const results: StoredResults = { height: String(h), txs_results: txs.map((t) => t.tx_result), finalize_block_events: [], validator_updates: [], consensus_param_updates: null, app_hash: "", commit: {} as any };
-    store.saveResults(results, txs);
+    await store.saveResults(results, txs);
     all.push(...txs);
   }
   return all;
@@ -70,7 +70,7 @@ describe("BlockStore tx index", () => {
 
   it("finds txs by attribute in (height, index) order both ways, by hash, and after reopening", async () => {
     let store = new BlockStore(dir);
-    const all = fill(store);
+    const all = await fill(store);
     check(store, all);
     await store.close();
     store = new BlockStore(dir); // nothing cached: read from disk
@@ -80,9 +80,22 @@ describe("BlockStore tx index", () => {
     await store.close();
   });
 
+  it("refuses a block out of order and results before their block, writing nothing", async () => {
+    const store = new BlockStore(dir);
+    const all = await fill(store);
+    const block = { block_id: { hash: hashOf("block 5"), parts: { total: 1, hash: "" } }, block: { header: { height: "5" } as any, data: { txs: [] }, evidence: { evidence: [] }, last_commit: {} as any }, time: { seconds: "5", nanos: 0 } };
+    expect(() => store.saveBlock(block)).toThrow("saving height 5 after 3");
+    const results: StoredResults = { height: "4", txs_results: [], finalize_block_events: [], validator_updates: [], consensus_param_updates: null, app_hash: "", commit: {} as any };
+    expect(() => store.saveResults(results, [])).toThrow("saving results of 4 after 3 (blocks to 3)");
+    expect(store.height()).toBe(3);
+    expect(store.resultsHeight()).toBe(3);
+    check(store, all);
+    await store.close();
+  });
+
   it("rebuilds an index written in the older layout (JSON copies, one record per tx) when opened", async () => {
     let store = new BlockStore(dir);
-    const all = fill(store);
+    const all = await fill(store);
     await store.close();
     // What the previous layout left: no format mark, a JSON tx record, a per-tx index entry.
     const env = open({ path: dir, maxDbs: 8 });

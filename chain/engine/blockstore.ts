@@ -117,6 +117,9 @@ export class BlockStore {
   private readonly txs: Database<any, Buffer>;
   private readonly index: Database<Buffer, Buffer>;
   private readonly meta: Database<any, string>;
+  /** The heights of the last block and the last results saved (`meta` once their writes commit). */
+  private top: number;
+  private resultsTop: number;
 
   constructor(path: string) {
     mkdirSync(path, { recursive: true });
@@ -128,6 +131,8 @@ export class BlockStore {
     this.txs = this.env.openDB({ name: "txs", keyEncoding: "binary", encoding: "binary" });
     this.index = this.env.openDB({ name: "index", keyEncoding: "binary", encoding: "binary" });
     this.meta = this.env.openDB({ name: "meta", keyEncoding: "ordered-binary", encoding: "json" });
+    this.top = (this.meta.get("height") as number | undefined) ?? 0;
+    this.resultsTop = (this.meta.get("results") as number | undefined) ?? 0;
     this.upgradeIndex();
   }
 
@@ -135,44 +140,56 @@ export class BlockStore {
     return this.env.close();
   }
 
-  /** Height of the last saved block (0: none). */
+  /** Height of the last saved block (0: none); its write may still be in flight. */
   height(): number {
-    return (this.meta.get("height") as number | undefined) ?? 0;
+    return this.top;
   }
 
-  /** Height of the last block whose results are saved (0: none). */
+  /** Height of the last block whose results are saved (0: none); the write may still be in flight. */
   resultsHeight(): number {
-    return (this.meta.get("results") as number | undefined) ?? 0;
+    return this.resultsTop;
   }
 
   baseHeight(): number {
     return this.height() > 0 ? 1 : 0;
   }
 
-  saveBlock(b: StoredBlock): void {
+  /**
+   * Saves a block before it executes. Like every write here, its records are put
+   * asynchronously: LMDB's writer thread commits and syncs them while this thread goes on
+   * serving CheckTx and queries, and the returned promise settles once they are on disk
+   * (it rejects if the write fails — a full disk, say). Records put in one turn of the
+   * event loop commit in one transaction.
+   */
+  saveBlock(b: StoredBlock): Promise<void> {
     const h = Number(b.block.header.height);
-    if (h !== this.height() + 1) throw new Error(`block store: saving height ${h} after ${this.height()}`);
-    this.env.transactionSync(() => {
-      this.blocks.putSync(u64(h), b);
-      this.hashes.putSync(Buffer.from(b.block_id.hash, "hex"), h);
-      this.meta.putSync("height", h);
-    });
+    if (h !== this.top + 1) throw new Error(`block store: saving height ${h} after ${this.top}`);
+    const writes = [this.blocks.put(u64(h), b), this.hashes.put(Buffer.from(b.block_id.hash, "hex"), h), this.meta.put("height", h)];
+    this.top = h;
     this.remember(this.recentBlocks, h, b);
+    return this.durable(writes);
   }
 
-  /** Saves a block's results and indexes its txs, in one transaction. */
-  saveResults(r: StoredResults, txs: readonly StoredTx[]): void {
+  /** Saves a block's results and indexes its txs, in one transaction (see `saveBlock`). */
+  saveResults(r: StoredResults, txs: readonly StoredTx[]): Promise<void> {
     const h = Number(r.height);
-    this.env.transactionSync(() => {
-      this.results.putSync(u64(h), r);
-      this.writeIndex(h, txs);
-      this.meta.putSync("results", h);
-    });
+    if (h !== this.resultsTop + 1 || h > this.top) throw new Error(`block store: saving results of ${h} after ${this.resultsTop} (blocks to ${this.top})`);
+    const writes: Promise<unknown>[] = [this.results.put(u64(h), r)];
+    this.writeIndex(h, txs, (db, key, value) => writes.push(db.put(key, value)));
+    writes.push(this.meta.put("results", h));
+    this.resultsTop = h;
     this.remember(this.recentResults, h, r);
+    return this.durable(writes);
   }
 
-  /** Writes a block's tx pointers and index records (inside a write transaction). */
-  private writeIndex(h: number, txs: readonly StoredTx[]): void {
+  /** Settles when every write has committed and the environment has flushed them to disk. */
+  private async durable(writes: Promise<unknown>[]): Promise<void> {
+    await Promise.all(writes);
+    await this.env.flushed;
+  }
+
+  /** Writes a block's tx pointers and index records through `put`. */
+  private writeIndex(h: number, txs: readonly StoredTx[], put: (db: Database<any, Buffer>, key: Buffer, value: Buffer) => unknown): void {
     // The block's index records: each attribute's tx hashes, in index order.
     const byKey = new Map<string, Buffer[]>();
     const hashes = txs.map((t) => Buffer.from(t.hash, "hex"));
@@ -188,9 +205,9 @@ export class BlockStore {
       const at = Buffer.allocUnsafe(12);
       height.copy(at, 0);
       at.writeUInt32BE(t.index, 8);
-      this.txs.putSync(hashes[i], at);
+      put(this.txs, hashes[i], at);
     });
-    for (const [key, list] of byKey) this.index.putSync(Buffer.concat([Buffer.from(key), ZERO, height]), Buffer.concat(list));
+    for (const [key, list] of byKey) put(this.index, Buffer.concat([Buffer.from(key), ZERO, height]), Buffer.concat(list));
   }
 
   /**
@@ -208,7 +225,7 @@ export class BlockStore {
         const r = this.results.get(u64(h)) as StoredResults | undefined;
         if (!b || !r) continue;
         const txs = b.block.data.txs.map((tx, i) => ({ hash: sha256Hex(Buffer.from(tx, "base64")), height: String(h), index: i, tx, tx_result: r.txs_results[i] }));
-        this.writeIndex(h, txs);
+        this.writeIndex(h, txs, (db, key, value) => db.putSync(key, value));
       }
       this.meta.putSync("index_format", INDEX_FORMAT);
     });

@@ -60,7 +60,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   const store = new BlockStore(p.blockstore);
   const engine = new Engine(app, store, genesis, validator, { blockTimeMs: o.blockTimeMs ?? 1000, diagnose: () => storageDiagnosis(o.home) }, log);
   try {
-    engine.handshake();
+    await engine.handshake();
   } catch (e) {
     app.close();
     await store.close();
