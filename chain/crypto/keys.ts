@@ -30,28 +30,54 @@ export function isLowS(signature: Uint8Array): boolean {
  * Recent successful verifications, keyed by the exact (digest, signature, key): a
  * transaction verified at CheckTx is verified again when its block executes, and the
  * answer cannot differ, so the second time is a lookup. A pure memo (only `true` is
- * remembered, only for the identical triple); bounded, cleared when full.
+ * remembered, only for the identical triple); bounded, cleared when full. The RPC's
+ * transport thread verifies broadcast txs before they reach CheckTx and hands over the
+ * keys of those that verified (`rememberVerified`), so CheckTx finds them here too.
  */
 const verified = new Set<string>();
 const VERIFIED_MAX = 100_000;
+
+function verifiedMemoKey(digest: Uint8Array, signature: Uint8Array, pubkey: Uint8Array): string {
+  return Buffer.concat([digest, signature, pubkey]).toString("latin1");
+}
+
+/** Remembers verifications made elsewhere: keys that `verifiedKey` returned. */
+export function rememberVerified(keys: readonly string[]): void {
+  for (const k of keys) {
+    if (k.length !== 32 + 64 + 33) continue;
+    if (verified.size >= VERIFIED_MAX) verified.clear();
+    verified.add(k);
+  }
+}
 
 /** Verifies a compact signature over sha256(message) with a compressed public key. */
 export function verifySecp256k1(signature: Uint8Array, message: Uint8Array, pubkey: Uint8Array): boolean {
   if (signature.length !== 64 || pubkey.length !== 33) return false;
   const digest = sha256(message);
-  const memo = Buffer.concat([digest, signature, pubkey]).toString("latin1");
+  const memo = verifiedMemoKey(digest, signature, pubkey);
   if (verified.has(memo)) return true;
-  let ok: boolean;
+  if (!ecdsaVerify(signature, digest, pubkey)) return false;
+  if (verified.size >= VERIFIED_MAX) verified.clear();
+  verified.add(memo);
+  return true;
+}
+
+/**
+ * Verifies like `verifySecp256k1`, without the memo, and returns the memo key of a
+ * signature that verifies (for `rememberVerified` in another thread), else undefined.
+ */
+export function verifiedKey(signature: Uint8Array, message: Uint8Array, pubkey: Uint8Array): string | undefined {
+  if (signature.length !== 64 || pubkey.length !== 33) return undefined;
+  const digest = sha256(message);
+  return ecdsaVerify(signature, digest, pubkey) ? verifiedMemoKey(digest, signature, pubkey) : undefined;
+}
+
+function ecdsaVerify(signature: Uint8Array, digest: Uint8Array, pubkey: Uint8Array): boolean {
   try {
-    ok = secp256k1.ecdsaVerify(signature, digest, pubkey);
+    return secp256k1.ecdsaVerify(signature, digest, pubkey);
   } catch {
     return false; // malformed public key or signature
   }
-  if (ok) {
-    if (verified.size >= VERIFIED_MAX) verified.clear();
-    verified.add(memo);
-  }
-  return ok;
 }
 
 /** Cosmos account address of a compressed secp256k1 public key: ripemd160(sha256(pubkey)). */

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { open } from "lmdb";
-import { BlockStore, JsonTxResult, StoredResults, StoredTx } from "./blockstore";
+import { BlockStore, JsonTxResult, prepareTx, StoredResults, StoredTx } from "./blockstore";
 
 const hashOf = (s: string) => createHash("sha256").update(s).digest("hex").toUpperCase();
 
@@ -37,8 +37,8 @@ async function fill(store: BlockStore): Promise<StoredTx[]> {
     }));
     const block = { block_id: { hash: hashOf(`block ${h}`), parts: { total: 1, hash: "" } }, block: { header: { height: String(h) } as any, data: { txs: txs.map((t) => t.tx) }, evidence: { evidence: [] }, last_commit: {} as any }, time: { seconds: String(h), nanos: 0 } };
     await store.saveBlock(block);
-    const results: StoredResults = { height: String(h), txs_results: txs.map((t) => t.tx_result), finalize_block_events: [], validator_updates: [], consensus_param_updates: null, app_hash: "", commit: {} as any };
-    await store.saveResults(results, txs);
+    const results: StoredResults = { height: String(h), txs_results: txs.map((t) => t.tx_result), finalize_block_events: [{ type: "end", attributes: [{ key: "h", value: String(h), index: false }] }], validator_updates: [], consensus_param_updates: null, app_hash: `A${h}`, commit: { height: String(h) } as any };
+    await store.saveResults(results, txs.map(prepareTx));
     all.push(...txs);
   }
   return all;
@@ -75,6 +75,12 @@ describe("BlockStore tx index", () => {
     await store.close();
     store = new BlockStore(dir); // nothing cached: read from disk
     check(store, all);
+    for (let h = 1; h <= 3; h++) {
+      const r = store.blockResults(h)!;
+      expect(r.txs_results).toEqual(all.filter((t) => t.height === String(h)).map((t) => t.tx_result));
+      expect(r.finalize_block_events).toEqual([{ type: "end", attributes: [{ key: "h", value: String(h), index: false }] }]);
+      expect([r.app_hash, r.commit.height, r.consensus_param_updates]).toEqual([`A${h}`, String(h), null]);
+    }
     expect(store.height()).toBe(3);
     expect(store.resultsHeight()).toBe(3);
     await store.close();

@@ -127,7 +127,8 @@ export class BlockStore {
     this.env = open({ path, maxDbs: 8, compression: false, noSync: false });
     this.blocks = this.env.openDB({ name: "blocks", keyEncoding: "binary", encoding: "json" });
     this.hashes = this.env.openDB({ name: "hashes", keyEncoding: "binary", encoding: "json" });
-    this.results = this.env.openDB({ name: "results", keyEncoding: "binary", encoding: "json" });
+    // JSON text, written as `resultsJson` composes it from the txs' serialized results.
+    this.results = this.env.openDB({ name: "results", keyEncoding: "binary", encoding: "string" });
     this.txs = this.env.openDB({ name: "txs", keyEncoding: "binary", encoding: "binary" });
     this.index = this.env.openDB({ name: "index", keyEncoding: "binary", encoding: "binary" });
     this.meta = this.env.openDB({ name: "meta", keyEncoding: "ordered-binary", encoding: "json" });
@@ -170,11 +171,15 @@ export class BlockStore {
     return this.durable(writes);
   }
 
-  /** Saves a block's results and indexes its txs, in one transaction (see `saveBlock`). */
-  saveResults(r: StoredResults, txs: readonly StoredTx[]): Promise<void> {
+  /**
+   * Saves a block's results and indexes its txs, in one transaction (see `saveBlock`).
+   * `txs` are the block's txs as `prepareTx` made them, their results those of `r`.
+   */
+  saveResults(r: StoredResults, txs: readonly PreparedTx[]): Promise<void> {
     const h = Number(r.height);
     if (h !== this.resultsTop + 1 || h > this.top) throw new Error(`block store: saving results of ${h} after ${this.resultsTop} (blocks to ${this.top})`);
-    const writes: Promise<unknown>[] = [this.results.put(u64(h), r)];
+    if (txs.length !== r.txs_results.length) throw new Error(`block store: ${txs.length} txs for ${r.txs_results.length} results`);
+    const writes: Promise<unknown>[] = [this.results.put(u64(h), resultsJson(r, txs))];
     this.writeIndex(h, txs, (db, key, value) => writes.push(db.put(key, value)));
     writes.push(this.meta.put("results", h));
     this.resultsTop = h;
@@ -189,24 +194,23 @@ export class BlockStore {
   }
 
   /** Writes a block's tx pointers and index records through `put`. */
-  private writeIndex(h: number, txs: readonly StoredTx[], put: (db: Database<any, Buffer>, key: Buffer, value: Buffer) => unknown): void {
+  private writeIndex(h: number, txs: readonly PreparedTx[], put: (db: Database<any, Buffer>, key: Buffer, value: Buffer) => unknown): void {
     // The block's index records: each attribute's tx hashes, in index order.
     const byKey = new Map<string, Buffer[]>();
-    const hashes = txs.map((t) => Buffer.from(t.hash, "hex"));
-    txs.forEach((t, i) => {
-      for (const key of indexKeys(t)) {
+    for (const t of txs) {
+      for (const key of t.keys) {
         const list = byKey.get(key);
-        if (list) list.push(hashes[i]);
-        else byKey.set(key, [hashes[i]]);
+        if (list) list.push(t.hash);
+        else byKey.set(key, [t.hash]);
       }
-    });
+    }
     const height = u64(h);
-    txs.forEach((t, i) => {
+    for (const t of txs) {
       const at = Buffer.allocUnsafe(12);
       height.copy(at, 0);
-      at.writeUInt32BE(t.index, 8);
-      put(this.txs, hashes[i], at);
-    });
+      at.writeUInt32BE(t.tx.index, 8);
+      put(this.txs, t.hash, at);
+    }
     for (const [key, list] of byKey) put(this.index, Buffer.concat([Buffer.from(key), ZERO, height]), Buffer.concat(list));
   }
 
@@ -222,9 +226,9 @@ export class BlockStore {
       this.index.clearSync();
       for (let h = 1; h <= top; h++) {
         const b = this.blocks.get(u64(h)) as StoredBlock | undefined;
-        const r = this.results.get(u64(h)) as StoredResults | undefined;
+        const r = this.readResults(h);
         if (!b || !r) continue;
-        const txs = b.block.data.txs.map((tx, i) => ({ hash: sha256Hex(Buffer.from(tx, "base64")), height: String(h), index: i, tx, tx_result: r.txs_results[i] }));
+        const txs = b.block.data.txs.map((tx, i) => prepareTx({ hash: sha256Hex(Buffer.from(tx, "base64")), height: String(h), index: i, tx, tx_result: r.txs_results[i] }));
         this.writeIndex(h, txs, (db, key, value) => db.putSync(key, value));
       }
       this.meta.putSync("index_format", INDEX_FORMAT);
@@ -240,7 +244,12 @@ export class BlockStore {
   }
 
   blockResults(height: number): StoredResults | undefined {
-    return this.recent(this.recentResults, height, () => this.results.get(u64(height)) as StoredResults | undefined);
+    return this.recent(this.recentResults, height, () => this.readResults(height));
+  }
+
+  private readResults(height: number): StoredResults | undefined {
+    const text = this.results.get(u64(height)) as string | undefined;
+    return text === undefined ? undefined : (JSON.parse(text) as StoredResults);
   }
 
   tx(hash: Buffer): StoredTx | undefined {
@@ -298,6 +307,30 @@ export class BlockStore {
   *allTxs(reverse = false): IterableIterator<Buffer> {
     yield* this.txsByIndex("tx.exists", "1", reverse);
   }
+}
+
+/**
+ * A tx ready to be saved: its hash, its result as JSON text and its index keys — the
+ * per-tx work of `saveResults`, which a caller can spread over turns of the event loop.
+ */
+export interface PreparedTx {
+  readonly tx: StoredTx;
+  readonly hash: Buffer;
+  readonly resultJson: string;
+  readonly keys: readonly string[];
+}
+
+export function prepareTx(tx: StoredTx): PreparedTx {
+  return { tx, hash: Buffer.from(tx.hash, "hex"), resultJson: JSON.stringify(tx.tx_result), keys: indexKeys(tx) };
+}
+
+/** The results record as JSON text (the same as `JSON.stringify(r)`), with the txs' results as prepared. */
+function resultsJson(r: StoredResults, txs: readonly PreparedTx[]): string {
+  let out = `{"height":${JSON.stringify(r.height)},"txs_results":[`;
+  for (let i = 0; i < txs.length; i++) out += (i > 0 ? "," : "") + txs[i].resultJson;
+  const { height: _h, txs_results: _t, ...rest } = r;
+  const tail = JSON.stringify(rest);
+  return out + (tail === "{}" ? "]}" : `],${tail.slice(1)}`);
 }
 
 /** The index keys of a tx: tx.height, and every indexed event attribute (tx.hash is the `txs` key). */

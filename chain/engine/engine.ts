@@ -11,7 +11,7 @@
 import { createHash, hash } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { AbciApplication, CheckTxType, ExecTxResult, Event, RequestFinalizeBlock, ResponseFinalizeBlock, ResponseProcessProposal_ProposalStatus } from "../app/abci";
-import { BlockStore, JsonBlockId, JsonCommit, JsonEvent, JsonHeader, JsonTxResult, StoredBlock, StoredResults, StoredTx } from "./blockstore";
+import { BlockStore, JsonBlockId, JsonCommit, JsonEvent, JsonHeader, JsonTxResult, PreparedTx, prepareTx, StoredBlock, StoredResults, StoredTx } from "./blockstore";
 import { Mempool, MempoolTx, txHash } from "./mempool";
 import { GenesisDoc, parseRfc3339, rfc3339, signEd25519, ValidatorKey } from "../node/home";
 import { Logger } from "./log";
@@ -146,7 +146,7 @@ export class Engine extends EventEmitter {
       if (prior && prior.app_hash !== appHash) {
         throw new Error(`replay of block ${h} gave app hash ${appHash}, but ${prior.app_hash} was recorded: the application's state does not match its history`);
       }
-      if (!prior) await this.saveResults(stored, res).written;
+      if (!prior) await (await this.saveResults(stored, res)).written;
       this.app.commit();
       this.lastAppHash = appHash;
       this.lastBlockTime = { seconds: BigInt(stored.time.seconds), nanos: stored.time.nanos };
@@ -161,7 +161,7 @@ export class Engine extends EventEmitter {
   // Mempool
 
   /** CheckTx and admission to the mempool. Throws for a duplicate or a full mempool. */
-  checkAndAdd(tx: Uint8Array): { hash: string; result: CheckResult } {
+  checkAndAdd(tx: Uint8Array): { hash: string; result: CheckResult; sender: string } {
     if (tx.length > this.mempool.maxTxBytes) {
       throw new RangeError(`tx too large. Max size is ${this.mempool.maxTxBytes}, but got ${tx.length}`);
     }
@@ -171,7 +171,7 @@ export class Engine extends EventEmitter {
     const r = this.app.checkTx({ tx, type: CheckTxType.NEW });
     const result = jsonTxResult(r);
     if (r.code === 0) this.mempool.add({ tx, hash, gasWanted: r.gasWanted }, sender);
-    return { hash, result };
+    return { hash, result, sender };
   }
 
   checkOnly(tx: Uint8Array): CheckResult {
@@ -281,7 +281,7 @@ export class Engine extends EventEmitter {
       const t1 = process.hrtime.bigint();
       const res = await this.finalizeInSteps(block);
       const t2 = process.hrtime.bigint();
-      const stored = this.saveResults(block, res);
+      const stored = await this.saveResults(block, res);
       const t3 = process.hrtime.bigint();
       await Promise.all([blockWritten, stored.written]);
       const t3w = process.hrtime.bigint();
@@ -335,26 +335,32 @@ export class Engine extends EventEmitter {
     };
   }
 
-  private saveResults(b: StoredBlock, res: ResponseFinalizeBlock): { results: StoredResults; txs: StoredTx[]; written: Promise<void> } {
+  /**
+   * Serializes and indexes a block's results a step of txs at a time (the event loop
+   * served in between, as during execution), then hands them to the block store; `written`
+   * settles when they are on disk.
+   */
+  private async saveResults(b: StoredBlock, res: ResponseFinalizeBlock): Promise<{ results: StoredResults; txs: StoredTx[]; written: Promise<void> }> {
     const height = b.block.header.height;
-    const txResults = res.txResults.map(jsonTxResult);
+    const txs: StoredTx[] = [];
+    const prepared: PreparedTx[] = [];
+    for (let i = 0; i < res.txResults.length; i++) {
+      if (i > 0 && i % EXEC_STEP === 0) await new Promise((resolve) => setImmediate(resolve));
+      const tx = b.block.data.txs[i];
+      const t: StoredTx = { hash: txHash(Buffer.from(tx, "base64")), height, index: i, tx, tx_result: jsonTxResult(res.txResults[i]) };
+      txs.push(t);
+      prepared.push(prepareTx(t));
+    }
     const results: StoredResults = {
       height,
-      txs_results: txResults,
+      txs_results: txs.map((t) => t.tx_result),
       finalize_block_events: jsonEvents(res.events),
       validator_updates: [],
       consensus_param_updates: null,
       app_hash: Buffer.from(res.appHash).toString("hex").toUpperCase(),
       commit: this.makeCommit(b),
     };
-    const txs: StoredTx[] = b.block.data.txs.map((tx, i) => ({
-      hash: txHash(Buffer.from(tx, "base64")),
-      height,
-      index: i,
-      tx,
-      tx_result: txResults[i],
-    }));
-    return { results, txs, written: this.store.saveResults(results, txs) };
+    return { results, txs, written: this.store.saveResults(results, prepared) };
   }
 
   private validatorsHash(): string {

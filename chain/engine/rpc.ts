@@ -13,6 +13,10 @@ import { StoredBlock, StoredResults, StoredTx } from "./blockstore";
 import { Condition, eventMap, matches, parseQuery, QueryError } from "./query";
 import { MempoolFullError, txHash } from "./mempool";
 import { Logger } from "./log";
+import { pubkeyAddress, rememberVerified } from "../crypto/keys";
+import { BaseAccount } from "cosmjs-types/cosmos/auth/v1beta1/auth";
+import { PubKey } from "cosmjs-types/cosmos/crypto/secp256k1/keys";
+import { QueryAccountRequest, QueryAccountResponse } from "cosmjs-types/cosmos/auth/v1beta1/query";
 
 export const COMET_VERSION = "0.38.17";
 const MAX_BODY = 8 * 1024 * 1024;
@@ -98,6 +102,7 @@ export class RpcServer {
   listen(host: string, port: number): Promise<{ host: string; port: number }> {
     const handlers = {
       request: (method: string, url: string, body: string | null) => this.respond(method, url, body),
+      preverified: rememberVerified,
       wsOpen: (peer: Peer) => this.subs.set(peer, []),
       wsMessage: (peer: Peer, text: string) => {
         this.handleWsText(peer, text).then((out) => {
@@ -110,7 +115,7 @@ export class RpcServer {
     this.front =
       !existsSync(file)
         ? createFront(MAX_BODY, handlers)
-        : startFrontWorker(file, MAX_BODY, handlers, (e) => this.log.error("rpc transport thread failed", { error: e.stack ?? e.message }));
+        : startFrontWorker(file, MAX_BODY, handlers, (e) => this.log.error("rpc transport thread failed", { error: e.stack ?? e.message }), this.engine.chainId);
     return this.front.listen(host, port);
   }
 
@@ -539,12 +544,31 @@ export class RpcServer {
 
   private checkAndAdd(tx: Buffer) {
     if (tx.length === 0) throw invalidParams("tx is empty");
+    let out: ReturnType<Engine["checkAndAdd"]>;
     try {
-      return this.engine.checkAndAdd(tx);
+      out = this.engine.checkAndAdd(tx);
     } catch (e) {
       if (e instanceof DuplicateTxError || e instanceof MempoolFullError || e instanceof RangeError) throw internal(e.message);
       throw e;
     }
+    if (out.result.code === 0 && out.sender) this.announce(out.sender);
+    return out;
+  }
+
+  /** Senders whose account number the transport's signature pre-check has been told (bounded). */
+  private readonly announced = new Set<string>();
+
+  /** Tells the transport a sender's account number, once, after its first accepted tx. */
+  private announce(sender: string): void {
+    if (this.announced.has(sender) || !this.front) return;
+    const address = pubkeyAddress(PubKey.decode(Buffer.from(sender, "hex")).key); // the mempool's sender: an encoded PubKey
+    const q = this.engine.app.query({ path: "/cosmos.auth.v1beta1.Query/Account", data: QueryAccountRequest.encode({ address }).finish(), height: 0n, prove: false });
+    if (q.code !== 0) return;
+    const any = QueryAccountResponse.decode(q.value).account;
+    if (any?.typeUrl !== "/cosmos.auth.v1beta1.BaseAccount") return;
+    if (this.announced.size >= 200_000) this.announced.clear();
+    this.announced.add(sender);
+    this.front.learnAccount(address, BaseAccount.decode(any.value).accountNumber);
   }
 }
 

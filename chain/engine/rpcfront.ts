@@ -7,12 +7,15 @@
  * A node runs it on a worker thread (`startFrontWorker`): reading requests, parsing HTTP and
  * writing responses — each response is a system call that costs tens of microseconds on a
  * VM — happen on the machine's other core, and the thread that executes blocks and CheckTx
- * only exchanges small messages with it. `createFront` runs the same code in the calling
- * thread instead (the fallback, and for embedding).
+ * only exchanges small messages with it. The worker also verifies the signatures of the
+ * txs that requests broadcast (precheck.ts) and passes the verdicts along, so that CheckTx
+ * finds them memoised. `createFront` runs the same code, without the pre-check, in the
+ * calling thread instead (the fallback, and for embedding).
  */
 import http from "node:http";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { WebSocketServer, WebSocket } from "ws";
+import { SignaturePrecheck } from "./precheck";
 
 export interface HttpReply {
   readonly status: number;
@@ -29,6 +32,8 @@ export interface Peer {
 
 export interface FrontHandlers {
   request(method: string, url: string, body: string | null): Promise<HttpReply>;
+  /** Memo keys of signatures the transport verified in a request's txs (precheck.ts), given before the request. */
+  preverified?(keys: string[]): void;
   wsOpen(peer: Peer): void;
   wsMessage(peer: Peer, text: string): void;
   wsGone(peer: Peer): void;
@@ -37,6 +42,8 @@ export interface FrontHandlers {
 export interface Front {
   listen(host: string, port: number): Promise<{ host: string; port: number }>;
   close(): Promise<void>;
+  /** Tells the signature pre-check a sender's account number (a no-op without one). */
+  learnAccount(address: string, accountNumber: bigint): void;
 }
 
 /** The headers of a JSON reply (replies that carry exactly this object cross threads without it). */
@@ -122,6 +129,7 @@ export function createFront(maxBody: number, h: FrontHandlers): Front {
       for (const ws of wss.clients) ws.terminate();
       return new Promise((resolve) => server.close(() => resolve()));
     },
+    learnAccount: () => undefined, // in one thread there is nothing to gain by verifying early
   };
 }
 
@@ -130,14 +138,15 @@ export function createFront(maxBody: number, h: FrontHandlers): Front {
 
 /** A reply as it crosses to the worker: id, status, body, and its headers unless they are JSON_HEADERS. */
 type WireReply = [id: number, status: number, body: string, headers: Record<string, string> | null];
-/** A request as it crosses to the main thread: id, method, url, body (null: not a POST). */
-type WireRequest = [id: number, method: string, url: string, body: string | null];
+/** A request as it crosses to the main thread: id, method, url, body (null: not a POST), pre-verified signatures' memo keys. */
+type WireRequest = [id: number, method: string, url: string, body: string | null, verified: string[] | null];
 
 type ToWorker =
   | { t: "listen"; host: string; port: number }
   | { t: "replies"; list: WireReply[] }
   | { t: "send"; peer: number; text: string }
   | { t: "terminate"; peer: number }
+  | { t: "accounts"; list: [address: string, accountNumber: string][] }
   | { t: "close" };
 
 type FromWorker =
@@ -149,9 +158,12 @@ type FromWorker =
   | { t: "gone"; peer: number }
   | { t: "closed" };
 
-/** Runs the front on a worker thread (`file`: this module, compiled); `h` is called in this thread. */
-export function startFrontWorker(file: string, maxBody: number, h: FrontHandlers, onError: (e: Error) => void): Front {
-  const worker = new Worker(file, { workerData: { backstopRpcFront: true, maxBody } });
+/**
+ * Runs the front on a worker thread (`file`: this module, compiled); `h` is called in this
+ * thread. With a chain id, the worker pre-verifies the signatures of broadcast txs.
+ */
+export function startFrontWorker(file: string, maxBody: number, h: FrontHandlers, onError: (e: Error) => void, chainId?: string): Front {
+  const worker = new Worker(file, { workerData: { backstopRpcFront: true, maxBody, chainId } });
   const peers = new Map<number, Peer & { open: boolean }>();
   let listening: { resolve: (a: { host: string; port: number }) => void; reject: (e: Error) => void } | null = null;
   let closing: (() => void) | null = null;
@@ -170,7 +182,10 @@ export function startFrontWorker(file: string, maxBody: number, h: FrontHandlers
   worker.on("message", (m: FromWorker) => {
     switch (m.t) {
       case "requests":
-        for (const [id, method, url, body] of m.list) h.request(method, url, body).then((r) => answer(id, r));
+        for (const [id, method, url, body, verified] of m.list) {
+          if (verified) h.preverified?.(verified);
+          h.request(method, url, body).then((r) => answer(id, r));
+        }
         return;
       case "open": {
         const peer = {
@@ -214,7 +229,18 @@ export function startFrontWorker(file: string, maxBody: number, h: FrontHandlers
     onError(e);
   });
   worker.on("exit", () => closing?.());
+  let accounts: [string, string][] = [];
+  const flushAccounts = () => {
+    const list = accounts;
+    accounts = [];
+    post({ t: "accounts", list });
+  };
   return {
+    learnAccount: (address, accountNumber) => {
+      if (chainId === undefined) return;
+      if (accounts.length === 0) setImmediate(flushAccounts);
+      accounts.push([address, accountNumber.toString()]);
+    },
     listen: (host, port) =>
       new Promise((resolve, reject) => {
         listening = { resolve, reject };
@@ -230,7 +256,8 @@ export function startFrontWorker(file: string, maxBody: number, h: FrontHandlers
 
 function runWorker(): void {
   const port = parentPort!;
-  const { maxBody } = workerData as { maxBody: number };
+  const { maxBody, chainId } = workerData as { maxBody: number; chainId?: string };
+  const precheck = chainId !== undefined ? new SignaturePrecheck(chainId) : null;
   const post = (m: FromWorker) => port.postMessage(m);
   const waiting = new Map<number, (r: HttpReply) => void>();
   const peers = new Map<number, Peer>();
@@ -247,10 +274,11 @@ function runWorker(): void {
   const front = createFront(maxBody, {
     request(method, url, body) {
       const id = nextRequest++;
+      const verified = precheck && body !== null ? precheck.check(body) : [];
       return new Promise<HttpReply>((resolve) => {
         waiting.set(id, resolve);
         if (requests.length === 0) setImmediate(flush);
-        requests.push([id, method, url, body]);
+        requests.push([id, method, url, body, verified.length > 0 ? verified : null]);
       });
     },
     wsOpen(peer) {
@@ -285,6 +313,9 @@ function runWorker(): void {
       }
       case "terminate":
         peers.get(m.peer)?.terminate();
+        return;
+      case "accounts":
+        for (const [address, n] of m.list) precheck?.learn(address, BigInt(n));
         return;
       case "listen":
         front.listen(m.host, m.port).then(

@@ -4,6 +4,7 @@
  * CheckTx's registered error), and the node keeps working.
  */
 import { rmSync } from "node:fs";
+import { TxRaw } from "cosmjs-types/cosmos/tx/v1beta1/tx";
 import { localnetAccounts, msgSend, signTx } from "../util/localnet";
 import { NodeProcess, rpcCall, spawnLocalnet } from "../util/node";
 
@@ -54,5 +55,24 @@ describe("RPC input validation", () => {
     expect(ok.result.check_tx.code).toBe(0);
     expect(ok.result.tx_result.code).toBe(0);
     expect(Number(ok.result.height)).toBeGreaterThan(0);
+  });
+
+  it("still refuses bad signatures from a sender whose txs the transport pre-verifies", async () => {
+    const accounts = await localnetAccounts();
+    const [from, to] = [accounts[5], accounts[6]];
+    const send = (sequence: bigint, o: { chainId?: string } = {}) => signTx(from, [msgSend(from.address, to.address, "5")], { accountNumber: 5n, sequence, ...o });
+    const b64 = (tx: Uint8Array) => Buffer.from(tx).toString("base64");
+    // The first accepted tx tells the transport this sender's account number.
+    expect((await rpcCall(node.rpc, "broadcast_tx_commit", { tx: b64(send(0n)) })).result.tx_result.code).toBe(0);
+    const tampered = TxRaw.decode(send(1n));
+    tampered.signatures[0] = Buffer.from(tampered.signatures[0]).fill(9, 40, 44);
+    const bad = await rpcCall(node.rpc, "broadcast_tx_sync", { tx: b64(TxRaw.encode(tampered).finish()) });
+    expect([bad.result.codespace, bad.result.code]).toEqual(["sdk", 4]);
+    expect(bad.result.log).toMatch(/signature verification failed/);
+    const wrongChain = await rpcCall(node.rpc, "broadcast_tx_sync", { tx: b64(send(1n, { chainId: "other-chain" })) });
+    expect([wrongChain.result.codespace, wrongChain.result.code]).toEqual(["sdk", 4]);
+    // In a batch, as CosmJS's HttpBatchClient sends them: the good one passes, the bad one does not.
+    const batch = await post(JSON.stringify([1n, 2n].map((seq, i) => ({ jsonrpc: "2.0", id: i, method: "broadcast_tx_sync", params: { tx: b64(i === 0 ? send(seq) : TxRaw.encode({ ...TxRaw.decode(send(seq)), signatures: [Buffer.alloc(64, 3)] }).finish()) } }))));
+    expect(batch.json.map((r: any) => r.result.code)).toEqual([0, 4]);
   });
 });
