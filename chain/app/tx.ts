@@ -4,6 +4,7 @@
  * public keys, sign-mode-direct signatures (secp256k1, low S), account number,
  * sequence and chain id, gas, and fees (with the node's minimum gas prices at CheckTx).
  */
+import { readerOf } from "./wire";
 import { AuthInfo, SignDoc, TxBody, TxRaw } from "cosmjs-types/cosmos/tx/v1beta1/tx";
 import { SignMode } from "cosmjs-types/cosmos/tx/signing/v1beta1/signing";
 import { PubKey } from "cosmjs-types/cosmos/crypto/secp256k1/keys";
@@ -72,9 +73,9 @@ function decodeOrThrow<T>(what: string, f: () => T): T {
 export function decodeTx(bytes: Uint8Array, mm: ModuleManager, maxTxBytes: number, simulate = false): DecodedTx {
   if (bytes.length === 0) throw ErrTxDecode.wrap("empty transaction");
   if (bytes.length > maxTxBytes) throw ErrTxTooLarge.wrap(`tx of ${bytes.length} bytes exceeds ${maxTxBytes}`);
-  const raw = decodeOrThrow("TxRaw", () => TxRaw.decode(bytes));
-  const body = decodeOrThrow("TxBody", () => TxBody.decode(raw.bodyBytes));
-  const authInfo = decodeOrThrow("AuthInfo", () => AuthInfo.decode(raw.authInfoBytes));
+  const raw = decodeOrThrow("TxRaw", () => TxRaw.decode(readerOf(bytes)));
+  const body = decodeOrThrow("TxBody", () => TxBody.decode(readerOf(raw.bodyBytes)));
+  const authInfo = decodeOrThrow("AuthInfo", () => AuthInfo.decode(readerOf(raw.authInfoBytes)));
 
   if (body.messages.length === 0) throw ErrInvalidRequest.wrap("tx has no messages");
   if (body.extensionOptions.length > 0 || body.nonCriticalExtensionOptions.length > 0) {
@@ -156,7 +157,7 @@ export function ante(ctx: Context, tx: DecodedTx, auth: AuthKeeper, bank: BankKe
     let pubkey = acc.pubkey;
     if (info.publicKey) {
       if (info.publicKey.typeUrl !== SECP256K1_PUBKEY_TYPE_URL) throw ErrInvalidPubKey.wrap(`unsupported key type ${info.publicKey.typeUrl}`);
-      const key = decodeOrThrow("public key", () => PubKey.decode(info.publicKey!.value).key);
+      const key = decodeOrThrow("public key", () => PubKey.decode(readerOf(info.publicKey!.value)).key);
       if (key.length !== 33) throw ErrInvalidPubKey.wrap("secp256k1 public key must be 33 bytes (compressed)");
       if (pubkeyAddress(key) !== signer) throw ErrInvalidPubKey.wrap(`public key does not match signer address ${signer}`);
       if (pubkey && !Buffer.from(pubkey).equals(Buffer.from(key))) throw ErrInvalidPubKey.wrap("public key differs from the account's");

@@ -127,8 +127,8 @@ export class BlockStore {
     this.env = open({ path, maxDbs: 8, compression: false, noSync: false });
     this.blocks = this.env.openDB({ name: "blocks", keyEncoding: "binary", encoding: "json" });
     this.hashes = this.env.openDB({ name: "hashes", keyEncoding: "binary", encoding: "json" });
-    // JSON text, written as `resultsJson` composes it from the txs' serialized results.
-    this.results = this.env.openDB({ name: "results", keyEncoding: "binary", encoding: "string" });
+    // JSON text (UTF-8), as `resultsJson` composes it from the txs' serialized results.
+    this.results = this.env.openDB({ name: "results", keyEncoding: "binary", encoding: "binary" });
     this.txs = this.env.openDB({ name: "txs", keyEncoding: "binary", encoding: "binary" });
     this.index = this.env.openDB({ name: "index", keyEncoding: "binary", encoding: "binary" });
     this.meta = this.env.openDB({ name: "meta", keyEncoding: "ordered-binary", encoding: "json" });
@@ -248,8 +248,8 @@ export class BlockStore {
   }
 
   private readResults(height: number): StoredResults | undefined {
-    const text = this.results.get(u64(height)) as string | undefined;
-    return text === undefined ? undefined : (JSON.parse(text) as StoredResults);
+    const bytes = this.results.getBinary(u64(height));
+    return bytes === undefined ? undefined : (JSON.parse(bytes.toString("utf8")) as StoredResults);
   }
 
   tx(hash: Buffer): StoredTx | undefined {
@@ -317,20 +317,37 @@ export interface PreparedTx {
   readonly tx: StoredTx;
   readonly hash: Buffer;
   readonly resultJson: string;
+  /** The UTF-8 length of `resultJson`. */
+  readonly resultBytes: number;
   readonly keys: readonly string[];
 }
 
 export function prepareTx(tx: StoredTx): PreparedTx {
-  return { tx, hash: Buffer.from(tx.hash, "hex"), resultJson: JSON.stringify(tx.tx_result), keys: indexKeys(tx) };
+  const resultJson = JSON.stringify(tx.tx_result);
+  return { tx, hash: Buffer.from(tx.hash, "hex"), resultJson, resultBytes: Buffer.byteLength(resultJson), keys: indexKeys(tx) };
 }
 
-/** The results record as JSON text (the same as `JSON.stringify(r)`), with the txs' results as prepared. */
-function resultsJson(r: StoredResults, txs: readonly PreparedTx[]): string {
-  let out = `{"height":${JSON.stringify(r.height)},"txs_results":[`;
-  for (let i = 0; i < txs.length; i++) out += (i > 0 ? "," : "") + txs[i].resultJson;
+/**
+ * The results record as UTF-8 JSON (the bytes of `JSON.stringify(r)`), with the txs'
+ * results as prepared, written straight into one buffer of the exact size (a block's
+ * results run to megabytes: concatenating them as one string first costs a copy more).
+ */
+function resultsJson(r: StoredResults, txs: readonly PreparedTx[]): Buffer {
+  const head = `{"height":${JSON.stringify(r.height)},"txs_results":[`;
   const { height: _h, txs_results: _t, ...rest } = r;
-  const tail = JSON.stringify(rest);
-  return out + (tail === "{}" ? "]}" : `],${tail.slice(1)}`);
+  const restJson = JSON.stringify(rest);
+  const tail = restJson === "{}" ? "]}" : `],${restJson.slice(1)}`;
+  let size = Buffer.byteLength(head) + Buffer.byteLength(tail) + Math.max(0, txs.length - 1);
+  for (const t of txs) size += t.resultBytes;
+  const out = Buffer.allocUnsafe(size);
+  let at = out.write(head, 0);
+  for (let i = 0; i < txs.length; i++) {
+    if (i > 0) out[at++] = 0x2c; // ","
+    at += out.write(txs[i].resultJson, at);
+  }
+  at += out.write(tail, at);
+  if (at !== size) throw new Error(`block store: results serialized to ${at} bytes, expected ${size}`);
+  return out;
 }
 
 /** The index keys of a tx: tx.height, and every indexed event attribute (tx.hash is the `txs` key). */

@@ -4,6 +4,7 @@
  * public key), so one account cannot fill it. After every block the remaining ones are
  * rechecked against the new state and those that fail are evicted.
  */
+import { readerOf } from "../app/wire";
 import { hash } from "node:crypto";
 import { AuthInfo, TxRaw } from "cosmjs-types/cosmos/tx/v1beta1/tx";
 
@@ -16,7 +17,7 @@ export interface MempoolTx {
 /** The sender of a tx that passed CheckTx: its first signer's public key (hex), or "" if absent. */
 export function txSender(tx: Uint8Array): string {
   try {
-    const info = AuthInfo.decode(TxRaw.decode(tx).authInfoBytes).signerInfos[0];
+    const info = AuthInfo.decode(readerOf(TxRaw.decode(readerOf(tx)).authInfoBytes)).signerInfos[0];
     return info?.publicKey ? Buffer.from(info.publicKey.value).toString("hex") : "";
   } catch {
     return "";

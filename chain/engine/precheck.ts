@@ -15,6 +15,7 @@
  * pre-check could not verify (unknown signer, no public key in the tx, a bad signature,
  * a stale account number) is simply verified by CheckTx as before.
  */
+import { readerOf } from "../app/wire";
 import { AuthInfo, SignDoc, TxRaw } from "cosmjs-types/cosmos/tx/v1beta1/tx";
 import { PubKey } from "cosmjs-types/cosmos/crypto/secp256k1/keys";
 import { pubkeyAddress, verifiedKey } from "../crypto/keys";
@@ -61,12 +62,12 @@ export class SignaturePrecheck {
 
   private checkTx(base64: string, keys: string[]): void {
     try {
-      const raw = TxRaw.decode(Buffer.from(base64, "base64"));
-      const authInfo = AuthInfo.decode(raw.authInfoBytes);
+      const raw = TxRaw.decode(readerOf(Buffer.from(base64, "base64")));
+      const authInfo = AuthInfo.decode(readerOf(raw.authInfoBytes));
       authInfo.signerInfos.forEach((info, i) => {
         const sig = raw.signatures[i];
         if (!sig || info.publicKey?.typeUrl !== SECP256K1_PUBKEY) return;
-        const pubkey = PubKey.decode(info.publicKey.value).key;
+        const pubkey = PubKey.decode(readerOf(info.publicKey.value)).key;
         if (pubkey.length !== 33) return;
         const accountNumber = this.accounts.get(pubkeyAddress(pubkey));
         if (accountNumber === undefined) return;

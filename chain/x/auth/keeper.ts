@@ -6,6 +6,7 @@
  *   0x02                 → next account number (u64 BE)
  *   0x03                 → the params authority (bech32 address)
  */
+import { readerOf } from "../../app/wire";
 import { BaseAccount, Params } from "cosmjs-types/cosmos/auth/v1beta1/auth";
 import { PubKey } from "cosmjs-types/cosmos/crypto/secp256k1/keys";
 import { Any } from "cosmjs-types/google/protobuf/any";
@@ -75,12 +76,12 @@ export class AuthKeeper {
   getAccount(ctx: Context, address: string): Account | undefined {
     const raw = this.kv(ctx).get(this.accountKey(address));
     if (!raw) return undefined;
-    const a = BaseAccount.decode(raw);
+    const a = BaseAccount.decode(readerOf(raw));
     return {
       address: a.address,
       accountNumber: a.accountNumber,
       sequence: a.sequence,
-      pubkey: a.pubKey ? PubKey.decode(a.pubKey.value).key : null,
+      pubkey: a.pubKey ? PubKey.decode(readerOf(a.pubKey.value)).key : null,
     };
   }
 
@@ -115,7 +116,7 @@ export class AuthKeeper {
   /** Every account in address-byte order. */
   *accounts(ctx: Context): IterableIterator<Account> {
     for (const [, raw] of this.kv(ctx).iterator(Uint8Array.of(ACCOUNT_PREFIX), Uint8Array.of(ACCOUNT_PREFIX + 1))) {
-      const a = BaseAccount.decode(raw);
+      const a = BaseAccount.decode(readerOf(raw));
       yield { address: a.address, accountNumber: a.accountNumber, sequence: a.sequence, pubkey: a.pubKey ? PubKey.decode(a.pubKey.value).key : null };
     }
   }
