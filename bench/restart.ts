@@ -16,12 +16,10 @@ import { CacheKV } from "../chain/store/cache";
 import { openLmdbStore } from "../chain/store/commit";
 import { Dec } from "../chain/math/decimal";
 import { poolStress } from "../chain/x/clearing/coverage";
-import { tuneNodeRuntime } from "../chain/node/runtime";
 
 const now = () => process.hrtime.bigint(); // determinism-ok: benchmark timing
 
 function main(): void {
-  tuneNodeRuntime();
   const [dir, heightArg, markArg] = process.argv.slice(2);
   const h = BigInt(heightArg);
   const context = (height: bigint): Context => ({ store: new CacheKV(store), height, time: 1_767_225_600n + height, chainId: "bench", events: new EventManager(), gas: GasMeter.infinite(), mode: "query" });

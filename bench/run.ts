@@ -5,11 +5,8 @@
 import { writeFileSync, readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { benchmarks } from "./suite";
-import { tuneNodeRuntime } from "../chain/node/runtime";
 
 async function main(): Promise<void> {
-  // FinalizeBlock runs in this process: give it the node's runtime settings.
-  tuneNodeRuntime();
   const only = process.argv.slice(2);
   const file = join(__dirname, "..", "..", "bench", "results.json");
   const results: Record<string, unknown> = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : {};

@@ -7,7 +7,6 @@ import { Command } from "../registry";
 import { flag, has } from "../args";
 import { initHome, paths } from "../../../../chain/node/home";
 import { startAbci, startNode } from "../../../../chain/node/node";
-import { tuneNodeRuntime } from "../../../../chain/node/runtime";
 import { defaultAppState, LOCALNET_CHAIN_ID, LOCALNET_KEY_NAMES, LOCALNET_MNEMONIC, localnetAppState } from "../../../../chain/app/genesis";
 import { pubkeyToAddressBytes } from "../../../../chain/crypto/keys";
 import { Keyring } from "../../keyring/keyring";
@@ -61,7 +60,6 @@ function blockTimeMs(v: string | undefined): number | undefined {
 }
 
 async function runStart(ctx: Parameters<Command["run"]>[0], home: string): Promise<number> {
-  tuneNodeRuntime();
   const abci = flag(ctx.args, "abci");
   const minGasPrices = flag(ctx.args, "min-gas-prices");
   if (abci) {
