@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { open } from "lmdb";
-import { BlockStore, JsonTxResult, prepareTx, StoredResults, StoredTx } from "./blockstore";
+import { BlockStore, JsonTxResult, PreparedTxs, StoredResults, StoredTx } from "./blockstore";
 
 const hashOf = (s: string) => createHash("sha256").update(s).digest("hex").toUpperCase();
 
@@ -38,7 +38,9 @@ async function fill(store: BlockStore): Promise<StoredTx[]> {
     const block = { block_id: { hash: hashOf(`block ${h}`), parts: { total: 1, hash: "" } }, block: { header: { height: String(h) } as any, data: { txs: txs.map((t) => t.tx) }, evidence: { evidence: [] }, last_commit: {} as any }, time: { seconds: String(h), nanos: 0 } };
     await store.saveBlock(block);
     const results: StoredResults = { height: String(h), txs_results: txs.map((t) => t.tx_result), finalize_block_events: [{ type: "end", attributes: [{ key: "h", value: String(h), index: false }] }], validator_updates: [], consensus_param_updates: null, app_hash: `A${h}`, commit: { height: String(h) } as any };
-    await store.saveResults(results, txs.map(prepareTx));
+    const prepared = new PreparedTxs();
+    for (const t of txs) prepared.add(t);
+    await store.saveResults(results, prepared);
     all.push(...txs);
   }
   return all;
@@ -92,7 +94,7 @@ describe("BlockStore tx index", () => {
     const block = { block_id: { hash: hashOf("block 5"), parts: { total: 1, hash: "" } }, block: { header: { height: "5" } as any, data: { txs: [] }, evidence: { evidence: [] }, last_commit: {} as any }, time: { seconds: "5", nanos: 0 } };
     expect(() => store.saveBlock(block)).toThrow("saving height 5 after 3");
     const results: StoredResults = { height: "4", txs_results: [], finalize_block_events: [], validator_updates: [], consensus_param_updates: null, app_hash: "", commit: {} as any };
-    expect(() => store.saveResults(results, [])).toThrow("saving results of 4 after 3 (blocks to 3)");
+    expect(() => store.saveResults(results, new PreparedTxs())).toThrow("saving results of 4 after 3 (blocks to 3)");
     expect(store.height()).toBe(3);
     expect(store.resultsHeight()).toBe(3);
     check(store, all);

@@ -173,13 +173,13 @@ export class BlockStore {
 
   /**
    * Saves a block's results and indexes its txs, in one transaction (see `saveBlock`).
-   * `txs` are the block's txs as `prepareTx` made them, their results those of `r`.
+   * `txs` are the block's txs as `PreparedTxs` made them, their results those of `r`.
    */
-  saveResults(r: StoredResults, txs: readonly PreparedTx[]): Promise<void> {
+  saveResults(r: StoredResults, txs: PreparedTxs): Promise<void> {
     const h = Number(r.height);
     if (h !== this.resultsTop + 1 || h > this.top) throw new Error(`block store: saving results of ${h} after ${this.resultsTop} (blocks to ${this.top})`);
-    if (txs.length !== r.txs_results.length) throw new Error(`block store: ${txs.length} txs for ${r.txs_results.length} results`);
-    const writes: Promise<unknown>[] = [this.results.put(u64(h), resultsJson(r, txs))];
+    if (txs.list.length !== r.txs_results.length) throw new Error(`block store: ${txs.list.length} txs for ${r.txs_results.length} results`);
+    const writes: Promise<unknown>[] = [this.results.put(u64(h), resultsJson(r, txs.list))];
     this.writeIndex(h, txs, (db, key, value) => writes.push(db.put(key, value)));
     writes.push(this.meta.put("results", h));
     this.resultsTop = h;
@@ -194,24 +194,15 @@ export class BlockStore {
   }
 
   /** Writes a block's tx pointers and index records through `put`. */
-  private writeIndex(h: number, txs: readonly PreparedTx[], put: (db: Database<any, Buffer>, key: Buffer, value: Buffer) => unknown): void {
-    // The block's index records: each attribute's tx hashes, in index order.
-    const byKey = new Map<string, Buffer[]>();
-    for (const t of txs) {
-      for (const key of t.keys) {
-        const list = byKey.get(key);
-        if (list) list.push(t.hash);
-        else byKey.set(key, [t.hash]);
-      }
-    }
+  private writeIndex(h: number, txs: PreparedTxs, put: (db: Database<any, Buffer>, key: Buffer, value: Buffer) => unknown): void {
     const height = u64(h);
-    for (const t of txs) {
+    for (const t of txs.list) {
       const at = Buffer.allocUnsafe(12);
       height.copy(at, 0);
       at.writeUInt32BE(t.tx.index, 8);
       put(this.txs, t.hash, at);
     }
-    for (const [key, list] of byKey) put(this.index, Buffer.concat([Buffer.from(key), ZERO, height]), Buffer.concat(list));
+    for (const [key, list] of txs.byKey) put(this.index, Buffer.concat([Buffer.from(key), ZERO, height]), Buffer.concat(list));
   }
 
   /**
@@ -228,7 +219,8 @@ export class BlockStore {
         const b = this.blocks.get(u64(h)) as StoredBlock | undefined;
         const r = this.readResults(h);
         if (!b || !r) continue;
-        const txs = b.block.data.txs.map((tx, i) => prepareTx({ hash: sha256Hex(Buffer.from(tx, "base64")), height: String(h), index: i, tx, tx_result: r.txs_results[i] }));
+        const txs = new PreparedTxs();
+        b.block.data.txs.forEach((tx, i) => txs.add({ hash: sha256Hex(Buffer.from(tx, "base64")), height: String(h), index: i, tx, tx_result: r.txs_results[i] }));
         this.writeIndex(h, txs, (db, key, value) => db.putSync(key, value));
       }
       this.meta.putSync("index_format", INDEX_FORMAT);
@@ -309,22 +301,34 @@ export class BlockStore {
   }
 }
 
-/**
- * A tx ready to be saved: its hash, its result as JSON text and its index keys — the
- * per-tx work of `saveResults`, which a caller can spread over turns of the event loop.
- */
+/** A tx ready to be saved: its hash and its result as JSON text. */
 export interface PreparedTx {
   readonly tx: StoredTx;
   readonly hash: Buffer;
   readonly resultJson: string;
   /** The UTF-8 length of `resultJson`. */
   readonly resultBytes: number;
-  readonly keys: readonly string[];
 }
 
-export function prepareTx(tx: StoredTx): PreparedTx {
-  const resultJson = JSON.stringify(tx.tx_result);
-  return { tx, hash: Buffer.from(tx.hash, "hex"), resultJson, resultBytes: Buffer.byteLength(resultJson), keys: indexKeys(tx) };
+/**
+ * A block's txs made ready to save, one at a time — the per-tx work of `saveResults`,
+ * which a caller can spread over turns of the event loop: each result serialized, and
+ * the block's index records (each attribute's tx hashes, in index order) grouped.
+ */
+export class PreparedTxs {
+  readonly list: PreparedTx[] = [];
+  readonly byKey = new Map<string, Buffer[]>();
+
+  add(tx: StoredTx): void {
+    const resultJson = JSON.stringify(tx.tx_result);
+    const hash = Buffer.from(tx.hash, "hex");
+    this.list.push({ tx, hash, resultJson, resultBytes: Buffer.byteLength(resultJson) });
+    for (const key of indexKeys(tx)) {
+      const hashes = this.byKey.get(key);
+      if (hashes) hashes.push(hash);
+      else this.byKey.set(key, [hash]);
+    }
+  }
 }
 
 /**

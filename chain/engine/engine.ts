@@ -11,7 +11,7 @@
 import { createHash, hash } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { AbciApplication, CheckTxType, ExecTxResult, Event, RequestFinalizeBlock, ResponseFinalizeBlock, ResponseProcessProposal_ProposalStatus } from "../app/abci";
-import { BlockStore, JsonBlockId, JsonCommit, JsonEvent, JsonHeader, JsonTxResult, PreparedTx, prepareTx, StoredBlock, StoredResults, StoredTx } from "./blockstore";
+import { BlockStore, JsonBlockId, JsonCommit, JsonEvent, JsonHeader, JsonTxResult, PreparedTxs, StoredBlock, StoredResults, StoredTx } from "./blockstore";
 import { Mempool, MempoolTx, txHash } from "./mempool";
 import { GenesisDoc, parseRfc3339, rfc3339, signEd25519, ValidatorKey } from "../node/home";
 import { Logger } from "./log";
@@ -343,13 +343,13 @@ export class Engine extends EventEmitter {
   private async saveResults(b: StoredBlock, res: ResponseFinalizeBlock): Promise<{ results: StoredResults; txs: StoredTx[]; written: Promise<void> }> {
     const height = b.block.header.height;
     const txs: StoredTx[] = [];
-    const prepared: PreparedTx[] = [];
+    const prepared = new PreparedTxs();
     for (let i = 0; i < res.txResults.length; i++) {
       if (i > 0 && i % EXEC_STEP === 0) await new Promise((resolve) => setImmediate(resolve));
       const tx = b.block.data.txs[i];
       const t: StoredTx = { hash: txHash(Buffer.from(tx, "base64")), height, index: i, tx, tx_result: jsonTxResult(res.txResults[i]) };
       txs.push(t);
-      prepared.push(prepareTx(t));
+      prepared.add(t);
     }
     const results: StoredResults = {
       height,
