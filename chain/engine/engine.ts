@@ -8,11 +8,11 @@
  * application's last height (Info) with the store and replays the stored blocks the
  * application has not committed, checking that it reaches the stored app hashes.
  */
-import { createHash, hash } from "node:crypto";
+import { hash } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { AbciApplication, CheckTxType, ExecTxResult, Event, RequestFinalizeBlock, ResponseFinalizeBlock, ResponseProcessProposal_ProposalStatus } from "../app/abci";
 import { BlockStore, JsonBlockId, JsonCommit, JsonEvent, JsonHeader, JsonTxResult, PreparedTxs, StoredBlock, StoredResults, StoredTx } from "./blockstore";
-import { Mempool, MempoolTx, txHash } from "./mempool";
+import { Mempool, txHash } from "./mempool";
 import { GenesisDoc, parseRfc3339, rfc3339, signEd25519, ValidatorKey } from "../node/home";
 import { Logger } from "./log";
 
@@ -261,7 +261,9 @@ export class Engine extends EventEmitter {
         proposerAddress: Buffer.from(this.validator.address, "hex"),
       });
       const txs = prep.txs;
-      const block = this.makeBlock(height, txs);
+      // The mempool has the hashes of what it reaped (the proposal is a prefix of it).
+      const hashes = txs.map((t, i) => (reaped[i]?.tx === t ? reaped[i].hash : txHash(t)));
+      const block = this.makeBlock(height, txs, hashes);
       const proc = this.app.processProposal({
         txs,
         proposedLastCommit: { round: 0, votes: [] },
@@ -279,9 +281,9 @@ export class Engine extends EventEmitter {
       const blockWritten = this.store.saveBlock(block);
       blockWritten.catch(() => undefined); // awaited below (a failure must not go unhandled meanwhile)
       const t1 = process.hrtime.bigint();
-      const res = await this.finalizeInSteps(block);
+      const res = await this.finalizeInSteps(block, txs);
       const t2 = process.hrtime.bigint();
-      const stored = await this.saveResults(block, res);
+      const stored = await this.saveResults(block, res, hashes);
       const t3 = process.hrtime.bigint();
       await Promise.all([blockWritten, stored.written]);
       const t3w = process.hrtime.bigint();
@@ -308,9 +310,9 @@ export class Engine extends EventEmitter {
     }
   }
 
-  private async finalizeInSteps(b: StoredBlock): Promise<ResponseFinalizeBlock> {
+  private async finalizeInSteps(b: StoredBlock, txs: Uint8Array[]): Promise<ResponseFinalizeBlock> {
     if (!this.app.beginFinalizeBlock) return this.finalize(b);
-    const run = this.app.beginFinalizeBlock(this.finalizeRequest(b));
+    const run = this.app.beginFinalizeBlock(this.finalizeRequest(b, txs));
     while (!run.done) {
       run.step(EXEC_STEP);
       if (!run.done) await new Promise((resolve) => setImmediate(resolve));
@@ -322,9 +324,10 @@ export class Engine extends EventEmitter {
     return this.app.finalizeBlock(this.finalizeRequest(b));
   }
 
-  private finalizeRequest(b: StoredBlock): RequestFinalizeBlock {
+  /** The FinalizeBlock request for a stored block (`txs`: its txs' bytes, when the caller has them). */
+  private finalizeRequest(b: StoredBlock, txs?: Uint8Array[]): RequestFinalizeBlock {
     return {
-      txs: b.block.data.txs.map((t) => Buffer.from(t, "base64")),
+      txs: txs ?? b.block.data.txs.map((t) => Buffer.from(t, "base64")),
       decidedLastCommit: { round: 0, votes: [] },
       misbehavior: [],
       hash: Buffer.from(b.block_id.hash, "hex"),
@@ -340,14 +343,14 @@ export class Engine extends EventEmitter {
    * served in between, as during execution), then hands them to the block store; `written`
    * settles when they are on disk.
    */
-  private async saveResults(b: StoredBlock, res: ResponseFinalizeBlock): Promise<{ results: StoredResults; txs: StoredTx[]; written: Promise<void> }> {
+  private async saveResults(b: StoredBlock, res: ResponseFinalizeBlock, hashes?: string[]): Promise<{ results: StoredResults; txs: StoredTx[]; written: Promise<void> }> {
     const height = b.block.header.height;
     const txs: StoredTx[] = [];
     const prepared = new PreparedTxs();
     for (let i = 0; i < res.txResults.length; i++) {
       if (i > 0 && i % EXEC_STEP === 0) await new Promise((resolve) => setImmediate(resolve));
       const tx = b.block.data.txs[i];
-      const t: StoredTx = { hash: txHash(Buffer.from(tx, "base64")), height, index: i, tx, tx_result: jsonTxResult(res.txResults[i]) };
+      const t: StoredTx = { hash: hashes?.[i] ?? txHash(Buffer.from(tx, "base64")), height, index: i, tx, tx_result: jsonTxResult(res.txResults[i]) };
       txs.push(t);
       prepared.add(t);
     }
@@ -367,7 +370,7 @@ export class Engine extends EventEmitter {
     return sha256hex(Buffer.concat([this.validator.pubkey, Buffer.from("10")]));
   }
 
-  private makeBlock(height: number, txs: Uint8Array[]): StoredBlock {
+  private makeBlock(height: number, txs: Uint8Array[], hashes: string[]): StoredBlock {
     const prev = height > 1 ? this.store.block(height - 1) : undefined;
     const prevResults = height > 1 ? this.store.blockResults(height - 1) : undefined;
     const time = this.blockTime();
@@ -380,7 +383,7 @@ export class Engine extends EventEmitter {
       time: rfc3339(time.seconds, time.nanos),
       last_block_id: lastBlockId,
       last_commit_hash: sha256hex(JSON.stringify(lastCommit)),
-      data_hash: txs.length ? sha256hex(Buffer.concat(txs.map((t) => createHash("sha256").update(t).digest()))) : EMPTY_HASH,
+      data_hash: txs.length ? sha256hex(Buffer.from(hashes.join(""), "hex")) : EMPTY_HASH,
       validators_hash: this.validatorsHash(),
       next_validators_hash: this.validatorsHash(),
       consensus_hash: sha256hex(JSON.stringify(this.genesis.consensus_params)),
