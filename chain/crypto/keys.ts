@@ -41,13 +41,14 @@ function verifiedMemoKey(digest: Uint8Array, signature: Uint8Array, pubkey: Uint
   return Buffer.concat([digest, signature, pubkey]).toString("latin1");
 }
 
+function remember(memo: string): void {
+  if (verified.size >= VERIFIED_MAX) verified.clear();
+  verified.add(memo);
+}
+
 /** Remembers verifications made elsewhere: keys that `verifiedKey` returned. */
 export function rememberVerified(keys: readonly string[]): void {
-  for (const k of keys) {
-    if (k.length !== 32 + 64 + 33) continue;
-    if (verified.size >= VERIFIED_MAX) verified.clear();
-    verified.add(k);
-  }
+  for (const k of keys) if (k.length === 32 + 64 + 33) remember(k);
 }
 
 /** Verifies a compact signature over sha256(message) with a compressed public key. */
@@ -57,8 +58,7 @@ export function verifySecp256k1(signature: Uint8Array, message: Uint8Array, pubk
   const memo = verifiedMemoKey(digest, signature, pubkey);
   if (verified.has(memo)) return true;
   if (!ecdsaVerify(signature, digest, pubkey)) return false;
-  if (verified.size >= VERIFIED_MAX) verified.clear();
-  verified.add(memo);
+  remember(memo);
   return true;
 }
 

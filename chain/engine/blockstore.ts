@@ -16,7 +16,7 @@
  */
 import { open, RootDatabase, Database } from "lmdb";
 import { mkdirSync } from "node:fs";
-import { createHash } from "node:crypto";
+import { txHash } from "./mempool";
 import { assertLmdbIntact } from "../store/lmdbcheck";
 
 export interface JsonEvent {
@@ -99,7 +99,6 @@ const ZERO = Buffer.of(0);
 /** The layout of `txs` and `index` (2: pointers and per-block records; 1: JSON copies and per-tx records). */
 const INDEX_FORMAT = 2;
 
-const sha256Hex = (b: Uint8Array) => createHash("sha256").update(b).digest("hex").toUpperCase();
 /** Parsed blocks (and, separately, results) kept in memory. */
 const RECENT_RECORDS = 8;
 
@@ -220,7 +219,7 @@ export class BlockStore {
         const r = this.readResults(h);
         if (!b || !r) continue;
         const txs = new PreparedTxs();
-        b.block.data.txs.forEach((tx, i) => txs.add({ hash: sha256Hex(Buffer.from(tx, "base64")), height: String(h), index: i, tx, tx_result: r.txs_results[i] }));
+        b.block.data.txs.forEach((tx, i) => txs.add({ hash: txHash(Buffer.from(tx, "base64")), height: String(h), index: i, tx, tx_result: r.txs_results[i] }));
         this.writeIndex(h, txs, (db, key, value) => db.putSync(key, value));
       }
       this.meta.putSync("index_format", INDEX_FORMAT);

@@ -560,7 +560,8 @@ export class RpcServer {
 
   /** Tells the transport a sender's account number, once, after its first accepted tx. */
   private announce(sender: string): void {
-    if (this.announced.has(sender) || !this.front) return;
+    const learn = this.front?.learnAccount;
+    if (!learn || this.announced.has(sender)) return;
     const address = pubkeyAddress(PubKey.decode(Buffer.from(sender, "hex")).key); // the mempool's sender: an encoded PubKey
     const q = this.engine.app.query({ path: "/cosmos.auth.v1beta1.Query/Account", data: QueryAccountRequest.encode({ address }).finish(), height: 0n, prove: false });
     if (q.code !== 0) return;
@@ -568,7 +569,7 @@ export class RpcServer {
     if (any?.typeUrl !== "/cosmos.auth.v1beta1.BaseAccount") return;
     if (this.announced.size >= 200_000) this.announced.clear();
     this.announced.add(sender);
-    this.front.learnAccount(address, BaseAccount.decode(any.value).accountNumber);
+    learn(address, BaseAccount.decode(any.value).accountNumber);
   }
 }
 

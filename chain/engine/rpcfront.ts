@@ -42,8 +42,8 @@ export interface FrontHandlers {
 export interface Front {
   listen(host: string, port: number): Promise<{ host: string; port: number }>;
   close(): Promise<void>;
-  /** Tells the signature pre-check a sender's account number (a no-op without one). */
-  learnAccount(address: string, accountNumber: bigint): void;
+  /** Tells the signature pre-check a sender's account number (absent: this front has none). */
+  readonly learnAccount?: (address: string, accountNumber: bigint) => void;
 }
 
 /** The headers of a JSON reply (replies that carry exactly this object cross threads without it). */
@@ -129,7 +129,6 @@ export function createFront(maxBody: number, h: FrontHandlers): Front {
       for (const ws of wss.clients) ws.terminate();
       return new Promise((resolve) => server.close(() => resolve()));
     },
-    learnAccount: () => undefined, // in one thread there is nothing to gain by verifying early
   };
 }
 
@@ -236,11 +235,13 @@ export function startFrontWorker(file: string, maxBody: number, h: FrontHandlers
     post({ t: "accounts", list });
   };
   return {
-    learnAccount: (address, accountNumber) => {
-      if (chainId === undefined) return;
-      if (accounts.length === 0) setImmediate(flushAccounts);
-      accounts.push([address, accountNumber.toString()]);
-    },
+    learnAccount:
+      chainId === undefined
+        ? undefined
+        : (address, accountNumber) => {
+            if (accounts.length === 0) setImmediate(flushAccounts);
+            accounts.push([address, accountNumber.toString()]);
+          },
     listen: (host, port) =>
       new Promise((resolve, reject) => {
         listening = { resolve, reject };
