@@ -40,7 +40,7 @@ test-long: build
 
 ## localnet: a fresh single-validator chain on 127.0.0.1:26657 (chain-id backstop-local-1, 1 s blocks)
 localnet: build
-	$(NODE) bin/backstop localnet --reset $(LOCALNET_FLAGS)
+	$(NODE) --max-semi-space-size=64 bin/backstop localnet --reset $(LOCALNET_FLAGS)
 
 ## scenario: against a running localnet, LPs stake, traders lever up, the oracle crashes 30%; prints liquidations, pool payouts, the winner's payout and solvency
 scenario: build

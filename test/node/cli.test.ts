@@ -268,3 +268,24 @@ describe("backstop CLI and SDK against a localnet", () => {
     }
   });
 });
+
+describe("how nodes are started", () => {
+  // V8 flags only apply when given at process start (chain/node/v8flags.ts): every place that
+  // starts a node must carry them.
+  test("the backstop command, the Makefile's localnet and the test harness carry NODE_V8_FLAGS", () => {
+    const { NODE_V8_FLAGS } = require("../../chain/node/v8flags") as typeof import("../../chain/node/v8flags");
+    const { readFileSync } = require("node:fs") as typeof import("node:fs");
+    const { join } = require("node:path") as typeof import("node:path");
+    expect(NODE_V8_FLAGS.length).toBeGreaterThan(0);
+    const shebang = readFileSync(BIN, "utf8").split("\n")[0];
+    expect(shebang).toBe(`#!/usr/bin/env -S node ${NODE_V8_FLAGS.join(" ")}`);
+    const localnet = readFileSync(join(ROOT, "Makefile"), "utf8").split("\n").find((l) => l.includes("bin/backstop localnet"));
+    expect(localnet).toContain(`$(NODE) ${NODE_V8_FLAGS.join(" ")} bin/backstop localnet`);
+    const harness = readFileSync(join(ROOT, "test", "util", "node.ts"), "utf8");
+    expect(harness).toContain("spawn(process.execPath, [...NODE_V8_FLAGS, ...args]");
+    // The first line is executable as written (env -S splits the flags), and the flags are ones node accepts.
+    const ran = spawnSync(BIN, ["--help"], { cwd: ROOT, encoding: "utf8" });
+    expect(ran.status).toBe(0);
+    expect(ran.stdout).toContain("usage: backstop");
+  });
+});

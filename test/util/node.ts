@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { NODE_V8_FLAGS } from "../../chain/node/v8flags";
 
 /** The repository root, from test/util (ts) or dist/test/util (compiled, as the benchmarks run it). */
 export const ROOT = join(__dirname, "..", "..", ...(__dirname.split(/[\\/]/).includes("dist") ? [".."] : []));
@@ -49,7 +50,7 @@ export async function spawnLocalnet(o: { home?: string; port?: number; reset?: b
   const home = o.home ?? tempHome();
   const port = o.port ?? (await freePort());
   const args = [BIN, "localnet", "--home", home, "--rpc.laddr", `tcp://127.0.0.1:${port}`, ...(o.blockTime ? ["--block-time", o.blockTime] : []), ...(o.reset ? ["--reset"] : []), ...(o.extra ?? [])];
-  const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(process.execPath, [...NODE_V8_FLAGS, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   proc.stdout!.on("data", (d) => (out += d.toString()));
   proc.stderr!.on("data", (d) => (out = (out + d.toString()).slice(-200_000)));
