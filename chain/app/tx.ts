@@ -174,7 +174,10 @@ export function ante(ctx: Context, tx: DecodedTx, auth: AuthKeeper, bank: BankKe
     if (!modeOk) throw ErrNotSupported.wrap("only SIGN_MODE_DIRECT single signatures are supported");
 
     ctx.gas.consume(GasCosts.sigVerifySecp256k1, "ante verify: secp256k1");
-    if (!opts.simulate) {
+    // As the Cosmos SDK's SigVerificationDecorator: a RECHECK does not verify again. The
+    // signature passed at CheckTx over these same bytes, and what it signs (chain id,
+    // account number, sequence — checked above) cannot have changed for it.
+    if (!opts.simulate && ctx.mode !== "recheck") {
       const sig = tx.raw.signatures[i];
       if (sig.length !== 64) throw ErrUnauthorized.wrap("signature must be 64 bytes (r ‖ s)");
       if (!isLowS(sig)) throw ErrUnauthorized.wrap("signature is not in lower-S form");

@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
+import fc from "fast-check";
 import { open } from "lmdb";
-import { BlockStore, JsonTxResult, PreparedTxs, StoredResults, StoredTx } from "./blockstore";
+import { BlockStore, JsonTxResult, PreparedTxs, StoredResults, StoredTx, txResultJson } from "./blockstore";
 
 const hashOf = (s: string) => createHash("sha256").update(s).digest("hex").toUpperCase();
 
@@ -76,6 +77,16 @@ describe("BlockStore tx index", () => {
     check(store, all);
     await store.close();
     store = new BlockStore(dir); // nothing cached: read from disk
+    // A tx lookup parses its own result, not its block's results.
+    const parse = jest.spyOn(JSON, "parse");
+    try {
+      expect(store.tx(Buffer.from(all[4].hash, "hex"))).toEqual(all[4]);
+      const texts = parse.mock.calls.map((c) => String(c[0]));
+      expect(texts).toContain(txResultJson(all[4].tx_result));
+      expect(texts.some((t) => t.includes('"txs_results"'))).toBe(false);
+    } finally {
+      parse.mockRestore();
+    }
     check(store, all);
     for (let h = 1; h <= 3; h++) {
       const r = store.blockResults(h)!;
@@ -121,5 +132,32 @@ describe("BlockStore tx index", () => {
     store = new BlockStore(dir);
     check(store, all);
     await store.close();
+  });
+});
+
+describe("txResultJson", () => {
+  const text = fc.oneof(fc.string(), fc.string({ unit: "binary" }), fc.constantFrom("", "backstop1qqq", 'a"b\\c', "\u0000\u001f\u007f", "\ud800", "é€𝄞"));
+  const attribute = fc.record({ key: text, value: text, index: fc.boolean() });
+  const event = fc.record({ type: text, attributes: fc.array(attribute, { maxLength: 4 }) });
+  // Fields in JsonTxResult's order, as jsonTxResult builds them and JSON.parse restores them.
+  const txResult = fc
+    .tuple(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.option(text, { nil: null }), text, text, text, text, fc.array(event, { maxLength: 5 }), text)
+    .map(([code, data, log, info, gas_wanted, gas_used, events, codespace]): JsonTxResult => ({ code, data, log, info, gas_wanted, gas_used, events, codespace }));
+
+  it("writes exactly what JSON.stringify writes", () => {
+    fc.assert(
+      fc.property(txResult, (r) => {
+        expect(txResultJson(r)).toBe(JSON.stringify(r));
+        expect(JSON.parse(txResultJson(r))).toEqual(r);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("hands a result with a field of another type to JSON.stringify", () => {
+    const r = { ...result("backstop1x", 1), events: [{ type: "t", attributes: [{ key: "k", value: 7, index: "yes" }] }] } as unknown as JsonTxResult;
+    expect(txResultJson(r)).toBe(JSON.stringify(r));
+    const big = { ...result("backstop1x", 1), code: 2 ** 60 } as JsonTxResult;
+    expect(txResultJson(big)).toBe(JSON.stringify(big));
   });
 });

@@ -99,8 +99,13 @@ const ZERO = Buffer.of(0);
 /** The layout of `txs` and `index` (2: pointers and per-block records; 1: JSON copies and per-tx records). */
 const INDEX_FORMAT = 2;
 
-/** Parsed blocks (and, separately, results) kept in memory. */
-const RECENT_RECORDS = 8;
+/**
+ * Parsed blocks kept in memory, and parsed results: few of the latter — a block's parsed
+ * results are tens of thousands of objects, which the garbage collector keeps tracing, and
+ * a tx lookup parses just its own result (`readTxResult`).
+ */
+const RECENT_BLOCKS = 8;
+const RECENT_RESULTS = 2;
 
 function u64(n: bigint | number): Buffer {
   const b = Buffer.alloc(8);
@@ -178,8 +183,9 @@ export class BlockStore {
     const h = Number(r.height);
     if (h !== this.resultsTop + 1 || h > this.top) throw new Error(`block store: saving results of ${h} after ${this.resultsTop} (blocks to ${this.top})`);
     if (txs.list.length !== r.txs_results.length) throw new Error(`block store: ${txs.list.length} txs for ${r.txs_results.length} results`);
-    const writes: Promise<unknown>[] = [this.results.put(u64(h), resultsJson(r, txs.list))];
-    this.writeIndex(h, txs, (db, key, value) => writes.push(db.put(key, value)));
+    const { bytes, offsets } = resultsJson(r, txs.list);
+    const writes: Promise<unknown>[] = [this.results.put(u64(h), bytes)];
+    this.writeIndex(h, txs, (db, key, value) => writes.push(db.put(key, value)), offsets);
     writes.push(this.meta.put("results", h));
     this.resultsTop = h;
     this.remember(this.recentResults, h, r);
@@ -193,14 +199,23 @@ export class BlockStore {
   }
 
   /** Writes a block's tx pointers and index records through `put`. */
-  private writeIndex(h: number, txs: PreparedTxs, put: (db: Database<any, Buffer>, key: Buffer, value: Buffer) => unknown): void {
+  /**
+   * `txs` records: a tx hash → height (8 bytes), index (4) and, when `offsets` are given,
+   * where its result's JSON lies in the stored results (offset 4, length 4), so that a
+   * lookup parses only that (records without them make it parse the block's results).
+   */
+  private writeIndex(h: number, txs: PreparedTxs, put: (db: Database<any, Buffer>, key: Buffer, value: Buffer) => unknown, offsets?: readonly number[]): void {
     const height = u64(h);
-    for (const t of txs.list) {
-      const at = Buffer.allocUnsafe(12);
+    txs.list.forEach((t, i) => {
+      const at = Buffer.allocUnsafe(offsets ? 20 : 12);
       height.copy(at, 0);
       at.writeUInt32BE(t.tx.index, 8);
+      if (offsets) {
+        at.writeUInt32BE(offsets[i], 12);
+        at.writeUInt32BE(t.resultBytes, 16);
+      }
       put(this.txs, t.hash, at);
-    }
+    });
     for (const [key, list] of txs.byKey) put(this.index, Buffer.concat([Buffer.from(key), ZERO, height]), Buffer.concat(list));
   }
 
@@ -249,14 +264,21 @@ export class BlockStore {
     const height = Number(at.readBigUInt64BE(0));
     const index = at.readUInt32BE(8);
     const block = this.block(height);
-    const results = this.blockResults(height);
-    if (!block || !results) return undefined;
-    return { hash: hash.toString("hex").toUpperCase(), height: String(height), index, tx: block.block.data.txs[index], tx_result: results.txs_results[index] };
+    const txResult = this.recentResults.get(height)?.txs_results[index] ?? (at.length >= 20 ? this.readTxResult(height, at.readUInt32BE(12), at.readUInt32BE(16)) : this.blockResults(height)?.txs_results[index]);
+    if (!block || !txResult) return undefined;
+    return { hash: hash.toString("hex").toUpperCase(), height: String(height), index, tx: block.block.data.txs[index], tx_result: txResult };
+  }
+
+  /** One tx's result, parsed from its place in the stored results of `height`. */
+  private readTxResult(height: number, offset: number, length: number): JsonTxResult | undefined {
+    const bytes = this.results.getBinaryFast(u64(height)); // valid until the next read: parsed at once
+    if (bytes === undefined || offset + length > bytes.length) return undefined;
+    return JSON.parse(bytes.toString("utf8", offset, offset + length)) as JsonTxResult;
   }
 
   /**
-   * Recently read blocks and results, parsed (a lookup of a tx reads its whole block and
-   * results, and clients look up the txs of the last few blocks). Stored records never
+   * Recently read or saved blocks and results, parsed (clients look up the txs of the
+   * last few blocks; the next block's header needs the last results). Stored records never
    * change, and callers treat what they get as read-only.
    */
   private readonly recentBlocks = new Map<number, StoredBlock>();
@@ -271,7 +293,7 @@ export class BlockStore {
   }
 
   private remember<T>(cache: Map<number, T>, height: number, v: T): void {
-    if (cache.size >= RECENT_RECORDS) cache.delete(cache.keys().next().value as number);
+    if (cache.size >= (cache === this.recentResults ? RECENT_RESULTS : RECENT_BLOCKS)) cache.delete(cache.keys().next().value as number);
     cache.set(height, v);
   }
 
@@ -300,6 +322,44 @@ export class BlockStore {
   }
 }
 
+/** Strings that JSON writes as they are (printable ASCII other than `"` and `\\`). */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+class NotPlain extends Error {}
+
+function str(s: unknown): string {
+  if (typeof s !== "string") throw new NotPlain();
+  return PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
+}
+
+/**
+ * `JSON.stringify(r)` for a tx result, written by hand: a block's results are serialized
+ * on the thread that runs CheckTx, and this takes under half the generic serializer's
+ * time. It writes JsonTxResult's fields in its order (results are built by `jsonTxResult`
+ * or parsed from this same text, so they have no others); a field of another type sends
+ * the result to JSON.stringify. blockstore.spec checks the text equals JSON.stringify's.
+ */
+export function txResultJson(r: JsonTxResult): string {
+  try {
+    if (!Number.isSafeInteger(r.code) || typeof r.events !== "object") throw new NotPlain();
+    let o = `{"code":${r.code},"data":${r.data === null ? "null" : str(r.data)},"log":${str(r.log)},"info":${str(r.info)},"gas_wanted":${str(r.gas_wanted)},"gas_used":${str(r.gas_used)},"events":[`;
+    for (let i = 0; i < r.events.length; i++) {
+      const e = r.events[i];
+      o += `${i ? "," : ""}{"type":${str(e.type)},"attributes":[`;
+      for (let j = 0; j < e.attributes.length; j++) {
+        const a = e.attributes[j];
+        if (typeof a.index !== "boolean") throw new NotPlain();
+        o += `${j ? "," : ""}{"key":${str(a.key)},"value":${str(a.value)},"index":${a.index}}`;
+      }
+      o += "]}";
+    }
+    return `${o}],"codespace":${str(r.codespace)}}`;
+  } catch (e) {
+    if (e instanceof NotPlain) return JSON.stringify(r);
+    throw e;
+  }
+}
+
 /** A tx ready to be saved: its hash and its result as JSON text. */
 export interface PreparedTx {
   readonly tx: StoredTx;
@@ -319,7 +379,7 @@ export class PreparedTxs {
   readonly byKey = new Map<string, Buffer[]>();
 
   add(tx: StoredTx): void {
-    const resultJson = JSON.stringify(tx.tx_result);
+    const resultJson = txResultJson(tx.tx_result);
     const hash = Buffer.from(tx.hash, "hex");
     this.list.push({ tx, hash, resultJson, resultBytes: Buffer.byteLength(resultJson) });
     for (const key of indexKeys(tx)) {
@@ -335,7 +395,8 @@ export class PreparedTxs {
  * results as prepared, written straight into one buffer of the exact size (a block's
  * results run to megabytes: concatenating them as one string first costs a copy more).
  */
-function resultsJson(r: StoredResults, txs: readonly PreparedTx[]): Buffer {
+/** The results as stored: one JSON document, composed from the txs' serialized results; `offsets`: where each of them starts. */
+function resultsJson(r: StoredResults, txs: readonly PreparedTx[]): { bytes: Buffer; offsets: number[] } {
   const head = `{"height":${JSON.stringify(r.height)},"txs_results":[`;
   const { height: _h, txs_results: _t, ...rest } = r;
   const restJson = JSON.stringify(rest);
@@ -343,14 +404,16 @@ function resultsJson(r: StoredResults, txs: readonly PreparedTx[]): Buffer {
   let size = Buffer.byteLength(head) + Buffer.byteLength(tail) + Math.max(0, txs.length - 1);
   for (const t of txs) size += t.resultBytes;
   const out = Buffer.allocUnsafe(size);
+  const offsets: number[] = [];
   let at = out.write(head, 0);
   for (let i = 0; i < txs.length; i++) {
     if (i > 0) out[at++] = 0x2c; // ","
+    offsets.push(at);
     at += out.write(txs[i].resultJson, at);
   }
   at += out.write(tail, at);
   if (at !== size) throw new Error(`block store: results serialized to ${at} bytes, expected ${size}`);
-  return out;
+  return { bytes: out, offsets };
 }
 
 /** The index keys of a tx: tx.height, and every indexed event attribute (tx.hash is the `txs` key). */

@@ -54,8 +54,23 @@ export function jsonTxResult(r: ExecTxResult | { code: number; data: Uint8Array;
 }
 
 const EMPTY_HASH = sha256hex("");
-/** Transactions executed between turns of the event loop while a block executes. */
-const EXEC_STEP = 200;
+/**
+ * A block is executed and its results saved in slices of about this many milliseconds,
+ * with the event loop served in between (CheckTx, queries). Measured by the clock, not by
+ * a count of txs: what a tx costs varies by kind and by machine. Scheduling only — the
+ * same txs run in the same order whatever the slicing.
+ */
+const SLICE_MS = 4;
+/** Txs run between two looks at the clock. */
+const SLICE_STEP = 16;
+
+/** Resolves on the next turn of the event loop, after pending I/O has been served. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** A deadline SLICE_MS from now (monotonic nanoseconds). */
+function sliceEnd(): bigint {
+  return process.hrtime.bigint() + BigInt(SLICE_MS * 1_000_000); // determinism-ok: scheduling, not state
+}
 
 /** Events emitted to subscribers: "block" (StoredBlock, StoredResults) and "tx" (StoredTx). */
 export class Engine extends EventEmitter {
@@ -232,8 +247,8 @@ export class Engine extends EventEmitter {
   }
 
   /**
-   * Proposes, executes, saves and commits the next block. Execution runs in steps of
-   * `EXEC_STEP` transactions with the event loop served in between, so that CheckTx and
+   * Proposes, executes, saves and commits the next block. Execution runs in slices of
+   * about `SLICE_MS` with the event loop served in between, so that CheckTx and
    * queries keep being answered while a large block executes (they read the check state
    * and the committed state, which execution does not touch; as with CometBFT's separate
    * ABCI connections). The block and its results are written by LMDB's writer thread,
@@ -314,8 +329,10 @@ export class Engine extends EventEmitter {
     if (!this.app.beginFinalizeBlock) return this.finalize(b);
     const run = this.app.beginFinalizeBlock(this.finalizeRequest(b, txs));
     while (!run.done) {
-      run.step(EXEC_STEP);
-      if (!run.done) await new Promise((resolve) => setImmediate(resolve));
+      const end = sliceEnd();
+      do run.step(SLICE_STEP);
+      while (!run.done && process.hrtime.bigint() < end); // determinism-ok: scheduling, not state
+      if (!run.done) await nextTurn();
     }
     return run.finish();
   }
@@ -347,8 +364,12 @@ export class Engine extends EventEmitter {
     const height = b.block.header.height;
     const txs: StoredTx[] = [];
     const prepared = new PreparedTxs();
+    let end = sliceEnd();
     for (let i = 0; i < res.txResults.length; i++) {
-      if (i > 0 && i % EXEC_STEP === 0) await new Promise((resolve) => setImmediate(resolve));
+      if (i % SLICE_STEP === SLICE_STEP - 1 && process.hrtime.bigint() >= end) { // determinism-ok: scheduling, not state
+        await nextTurn();
+        end = sliceEnd();
+      }
       const tx = b.block.data.txs[i];
       const t: StoredTx = { hash: hashes?.[i] ?? txHash(Buffer.from(tx, "base64")), height, index: i, tx, tx_result: jsonTxResult(res.txResults[i]) };
       txs.push(t);
