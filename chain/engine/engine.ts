@@ -36,8 +36,15 @@ export interface CheckResult {
 
 export const sha256hex = (data: Uint8Array | string) => hash("sha256", data, "hex").toUpperCase();
 
+/**
+ * ABCI events as the RPC's JSON has them. The shapes are the same ({type, attributes:
+ * [{key, value, index}]}, fields in that order), so the events are used as they are, not
+ * copied: a block's events live until its results are saved, and copies of them were a
+ * large part of what every young-generation collection had to move. Neither side changes
+ * events once emitted.
+ */
 export function jsonEvents(events: readonly Event[]): JsonEvent[] {
-  return events.map((e) => ({ type: e.type, attributes: e.attributes.map((a) => ({ key: a.key, value: a.value, index: a.index })) }));
+  return events as Event[];
 }
 
 export function jsonTxResult(r: ExecTxResult | { code: number; data: Uint8Array; log: string; info: string; gasWanted: bigint; gasUsed: bigint; events: Event[]; codespace: string }): JsonTxResult {
