@@ -161,3 +161,31 @@ describe("txResultJson", () => {
     expect(txResultJson(big)).toBe(JSON.stringify(big));
   });
 });
+
+describe("PreparedTxs index records", () => {
+  // The reference: every tx's keys as "type.key=value" texts, each tx once per text.
+  function reference(txs: StoredTx[]): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const t of txs) {
+      const keys = new Set<string>([`tx.height=${t.height}`, "tx.exists=1"]);
+      for (const e of t.tx_result.events) for (const a of e.attributes) if (a.index && a.key) keys.add(`${e.type}.${a.key}=${a.value}`);
+      for (const k of keys) out.set(k, [...(out.get(k) ?? []), t.hash]);
+    }
+    return out;
+  }
+  const part = fc.constantFrom("a", "b", "a.b", "b.c", "c", "", "tx", "height");
+  const event = fc.record({ type: part, attributes: fc.array(fc.record({ key: part, value: fc.constantFrom("v", "w", "1", "7"), index: fc.boolean() }), { maxLength: 4 }) });
+
+  it("groups each attribute's txs as one record per key text, each tx once, in order", () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(event, { maxLength: 4 }), { minLength: 1, maxLength: 6 }), (perTx) => {
+        const txs: StoredTx[] = perTx.map((events, i) => ({ hash: hashOf(`tx ${i}`), height: "7", index: i, tx: "", tx_result: { ...result("x", i), events } }));
+        const p = new PreparedTxs();
+        txs.forEach((t) => p.add(t));
+        const got = new Map([...p.byKey()].map(([k, list]) => [k, list.map((h) => h.toString("hex").toUpperCase())]));
+        expect(got).toEqual(reference(txs));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

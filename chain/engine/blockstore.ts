@@ -216,7 +216,7 @@ export class BlockStore {
       }
       put(this.txs, t.hash, at);
     });
-    for (const [key, list] of txs.byKey) put(this.index, Buffer.concat([Buffer.from(key), ZERO, height]), Buffer.concat(list));
+    for (const [key, list] of txs.byKey()) put(this.index, Buffer.concat([Buffer.from(key), ZERO, height]), Buffer.concat(list));
   }
 
   /**
@@ -376,17 +376,51 @@ export interface PreparedTx {
  */
 export class PreparedTxs {
   readonly list: PreparedTx[] = [];
-  readonly byKey = new Map<string, Buffer[]>();
+  /**
+   * The index records being grouped: event type → attribute key → value → positions in
+   * `list` of the txs carrying it (each once, in order). Nested rather than keyed by the
+   * "type.key=value" text, which would be built and hashed for every attribute of
+   * every tx; the texts are made once per record, by `byKey`.
+   */
+  private readonly groups = new Map<string, Map<string, Map<string, number[]>>>();
 
   add(tx: StoredTx): void {
     const resultJson = txResultJson(tx.tx_result);
-    const hash = Buffer.from(tx.hash, "hex");
-    this.list.push({ tx, hash, resultJson, resultBytes: Buffer.byteLength(resultJson) });
-    for (const key of indexKeys(tx)) {
-      const hashes = this.byKey.get(key);
-      if (hashes) hashes.push(hash);
-      else this.byKey.set(key, [hash]);
+    const at = this.list.length;
+    this.list.push({ tx, hash: Buffer.from(tx.hash, "hex"), resultJson, resultBytes: Buffer.byteLength(resultJson) });
+    this.group("tx", "height", tx.height, at);
+    this.group("tx", "exists", "1", at);
+    for (const e of tx.tx_result.events) {
+      for (const a of e.attributes) if (a.index && a.key) this.group(e.type, a.key, a.value, at);
     }
+  }
+
+  private group(type: string, key: string, value: string, at: number): void {
+    let keys = this.groups.get(type);
+    if (keys === undefined) this.groups.set(type, (keys = new Map()));
+    let values = keys.get(key);
+    if (values === undefined) keys.set(key, (values = new Map()));
+    const list = values.get(value);
+    if (list === undefined) values.set(value, [at]);
+    else if (list[list.length - 1] !== at) list.push(at);
+  }
+
+  /** Each index key ("type.key=value") with the hashes of its txs, in index order. */
+  byKey(): Map<string, Buffer[]> {
+    const merged = new Map<string, number[]>();
+    for (const [type, keys] of this.groups) {
+      for (const [key, values] of keys) {
+        for (const [value, list] of values) {
+          const text = `${type}.${key}=${value}`;
+          const other = merged.get(text);
+          // Different (type, key) pairs can spell the same text ("a.b"+"c", "a"+"b.c"): one record.
+          merged.set(text, other === undefined ? list : [...new Set([...other, ...list])].sort((x, y) => x - y));
+        }
+      }
+    }
+    const out = new Map<string, Buffer[]>();
+    for (const [text, list] of merged) out.set(text, list.map((i) => this.list[i].hash));
+    return out;
   }
 }
 
@@ -416,11 +450,3 @@ function resultsJson(r: StoredResults, txs: readonly PreparedTx[]): { bytes: Buf
   return { bytes: out, offsets };
 }
 
-/** The index keys of a tx: tx.height, and every indexed event attribute (tx.hash is the `txs` key). */
-export function indexKeys(t: StoredTx): string[] {
-  const keys = new Set<string>([`tx.height=${t.height}`, "tx.exists=1"]);
-  for (const e of t.tx_result.events) {
-    for (const a of e.attributes) if (a.index && a.key) keys.add(`${e.type}.${a.key}=${a.value}`);
-  }
-  return [...keys];
-}
