@@ -97,11 +97,11 @@ async function bankSends(accounts: TestAccount[], count: number): Promise<Uint8A
  * 1,000 traders (beyond the localnet's ten), each with 10,000 USDC of free collateral in
  * genesis; their account numbers follow the localnet's.
  */
-async function traders(): Promise<{ accounts: TestAccount[]; edit: (state: Record<string, any>) => void }> {
+async function traders(count = 1000): Promise<{ accounts: TestAccount[]; edit: (state: Record<string, any>) => void }> {
   const { toBech32 } = await import("@cosmjs/encoding");
   const { pubkeyToAddressBytes, moduleAddress } = await import("../chain/crypto/keys");
   const accounts: TestAccount[] = [];
-  for (let i = 0; i < 1000; i++) {
+  for (let i = 0; i < count; i++) {
     const privkey = createHash("sha256").update(`backstop bench trader ${i}`).digest();
     const pubkey = secp256k1.publicKeyCreate(privkey, true);
     accounts.push({ name: `trader${i}`, address: toBech32("backstop", pubkeyToAddressBytes(pubkey)), privkey, pubkey });
@@ -133,6 +133,68 @@ async function orders(accounts: TestAccount[], count: number): Promise<Uint8Arra
   return out;
 }
 
+/**
+ * A deep book: 1,000 traders rest 100 orders each (bids 59,000 down to 58,010, asks
+ * 61,000 up to 61,990, none crossing), and the cost of a block whose auction matches one
+ * pair is measured with 10,000 and with 100,000 orders resting. The auction reads only
+ * the orders it can fill, from the book's price index, so the two should be alike.
+ */
+const bookDepth: Benchmark = {
+  name: "book_depth",
+  description: "a block matching one pair of orders, with 10,000 and 100,000 orders resting in the book",
+  async run() {
+    const { mkdtempSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { MsgPlaceOrder } = await import("../client/src/generated/backstop/clearing/v1/tx");
+    const dir = mkdtempSync(join(tmpdir(), "backstop-bench-"));
+    const t = await traders(1002);
+    const { app } = await initLocalnetApp(dir, t.edit);
+    const resting = t.accounts.slice(0, 1000); // accounts 1000 and 1001 make the matching pairs
+    const seq = t.accounts.map(() => 0n);
+    const place = (a: number, side: 1 | 2, price: string, tif = 1) => {
+      const value = MsgPlaceOrder.encode({ owner: t.accounts[a].address, marketId: "BTC-USD", side, price, quantity: "0.001", timeInForce: tif, reduceOnly: false, clientId: 0n }).finish();
+      return signTx(t.accounts[a], [{ typeUrl: "/backstop.clearing.v1.MsgPlaceOrder", value }], { accountNumber: BigInt(10 + a), sequence: seq[a]++ });
+    };
+    let height = 1n;
+    runBlock(app, height++, []);
+    const ok = (r: ReturnType<typeof runBlock>) => {
+      const bad = r.txResults.find((x) => x.code !== 0);
+      if (bad) throw new Error(`order failed: ${bad.log}`);
+    };
+    // Five blocks, each matching one new pair at 60,000 (ioc, so nothing of them rests).
+    const measure = () => {
+      const ms: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const txs = [place(1000, 1, "60000", 2), place(1001, 2, "60000", 2)];
+        const start = now();
+        const r = runBlock(app, height++, txs);
+        ms.push(Number(now() - start) / 1e6);
+        ok(r);
+        if (!r.events.some((e) => e.type === "backstop.clearing.v1.EventAuctionCleared" && e.attributes.some((a) => a.key === "result" && a.value.includes('"cleared":true')))) throw new Error("the pair did not match");
+      }
+      return ms.sort((a, b) => a - b)[2];
+    };
+    const figures: Record<string, number> = {};
+    let rest = 0;
+    for (const target of [10_000, 100_000]) {
+      while (rest < target) {
+        const txs: Uint8Array[] = [];
+        for (let k = 0; k < 5000; k++, rest++) {
+          const a = rest % resting.length;
+          const level = Math.floor(rest / resting.length);
+          txs.push(a % 2 === 0 ? place(a, 1, String(59_000 - level * 10)) : place(a, 2, String(61_000 + level * 10)));
+        }
+        ok(runBlock(app, height++, txs));
+      }
+      figures[`book_block_ms_${target / 1000}k`] = Math.round(measure() * 100) / 100;
+    }
+    app.close();
+    rmSync(dir, { recursive: true, force: true });
+    return { figures, notes: "FinalizeBlock + Commit of a block with one matching pair of ioc orders, median of 5 blocks" };
+  },
+};
+
 const scale = Number(process.env.BENCH_POSITIONS ?? 1_000_000);
 export const benchmarks: Benchmark[] = [
   sigVerify,
@@ -141,6 +203,7 @@ export const benchmarks: Benchmark[] = [
   rpcBench(60_000, { name: "rpc_e2e", figure: "rpc_e2e_tx_per_s", senders: 50 }),
   rpcBench(20_000, { name: "rpc_e2e_10", figure: "rpc_e2e_10_senders_tx_per_s", senders: 10 }),
   rpcBench(40_000, { name: "rpc_e2e_batched", figure: "rpc_e2e_batched_tx_per_s", batch: 50 }),
+  bookDepth,
   riskBench(scale, Math.min(10_000, scale / 10)),
 ];
 

@@ -101,6 +101,44 @@ describe("clearing", () => {
     expect(supply(c)).toBe(supply0);
   });
 
+  it("the book by price: levels best first, price-then-time priority in the auction, best prices for post-only, resting orders left alone", async () => {
+    const c = await chain();
+    const [, alice, bob, carol] = c.accounts;
+    c.block([[alice, [deposit(alice.address, "100000000000")]], [bob, [deposit(bob.address, "100000000000")]], [carol, [deposit(carol.address, "100000000000")]]]);
+    const book = () => c.query("/backstop.clearing.v1.Query/Book", ClQ.QueryBookRequest, ClQ.QueryBookResponse, { marketId: "BTC-USD" });
+    const lvl = (price: string, quantity: string, orderCount: number) => ({ price: d(price), quantity: d(quantity), orderCount });
+    // Placed out of price order, over two blocks; none crosses.
+    c.block([[bob, [order(bob.address, "BTC-USD", "sell", "1", "60300"), order(bob.address, "BTC-USD", "sell", "1", "60400")]], [carol, [order(carol.address, "BTC-USD", "buy", "1", "59800")]]]);
+    c.block([[carol, [order(carol.address, "BTC-USD", "sell", "1", "60300"), order(carol.address, "BTC-USD", "sell", "1", "60200"), order(carol.address, "BTC-USD", "buy", "2", "59900")]]]);
+    expect(book()).toEqual({ bids: [lvl("59900", "2", 1), lvl("59800", "1", 1)], asks: [lvl("60200", "1", 1), lvl("60300", "2", 2), lvl("60400", "1", 1)] });
+    expect(c.query("/backstop.clearing.v1.Query/LastAuction", ClQ.QueryLastAuctionRequest, ClQ.QueryLastAuctionResponse, { marketId: "BTC-USD" }).auction).toMatchObject({ cleared: false, reason: "no_cross" });
+    // Post-only against the best prices of the index.
+    expect(c.check(alice, [order(alice.address, "BTC-USD", "buy", "1", "60200", { tif: TimeInForce.TIME_IN_FORCE_POST_ONLY })]).code).toBe(7);
+    expect(c.check(alice, [order(alice.address, "BTC-USD", "sell", "1", "59900", { tif: TimeInForce.TIME_IN_FORCE_POST_ONLY })]).code).toBe(7);
+    expect(c.check(alice, [order(alice.address, "BTC-USD", "buy", "1", "60100", { tif: TimeInForce.TIME_IN_FORCE_POST_ONLY })]).code).toBe(0); // (a passing check takes the sequence)
+    // Alice lifts 1.5 up to 60,300: the 60,200 ask fills, then at 60,300 the older of the two (bob's, placed a block earlier).
+    const ids = c.query("/backstop.clearing.v1.Query/Orders", ClQ.QueryOrdersRequest, ClQ.QueryOrdersResponse, { address: bob.address }).orders.map((o) => o.id);
+    c.block([[alice, [order(alice.address, "BTC-USD", "buy", "1.5", "60300")]]]);
+    const auction = c.query("/backstop.clearing.v1.Query/LastAuction", ClQ.QueryLastAuctionRequest, ClQ.QueryLastAuctionResponse, { marketId: "BTC-USD" }).auction!;
+    expect(auction).toMatchObject({ cleared: true, clearingPrice: d("60300"), matchedQuantity: d("1.5") });
+    const fills = c.lastEvents("backstop.clearing.v1.EventFill").map((e) => [e.owner, e.quantity]);
+    expect(fills).toEqual(
+      expect.arrayContaining([
+        [carol.address, d("1")],
+        [bob.address, d("0.5")],
+        [alice.address, d("1.5")],
+      ]),
+    );
+    expect(fills).toHaveLength(3);
+    expect(c.query("/backstop.clearing.v1.Query/Orders", ClQ.QueryOrdersRequest, ClQ.QueryOrdersResponse, { address: bob.address }).orders.map((o) => [o.id, o.filledQuantity])).toEqual([
+      [ids[0], d("0.5")],
+      [ids[1], d("0")],
+    ]);
+    // The bids and the asks beyond the clearing price were not touched; the book shows what is left.
+    expect(book()).toEqual({ bids: [lvl("59900", "2", 1), lvl("59800", "1", 1)], asks: [lvl("60300", "1.5", 2), lvl("60400", "1", 1)] });
+    expect(solvency(c).holds).toBe(true);
+  });
+
   it("rejects bad orders with registered errors at CheckTx, and reduce-only, post-only and stale prices are enforced", async () => {
     const c = await chain();
     const [, alice, bob] = c.accounts;

@@ -65,6 +65,26 @@ const AUCTIONS = 0x0a;
 const ADL = 0x0b;
 const ADL_COUNT = 0x0c;
 const OPEN_COUNT = 0x0d;
+/** The book by price: BOOK ‖ market ‖ side ‖ price key ‖ id — each side best price first, then oldest. */
+const BOOK = 0x0e;
+/** The live ioc orders (they all expire at the end of the auction they entered): IOC ‖ market ‖ id. */
+const IOC = 0x0f;
+const BUY_SIDE = 0x00;
+const SELL_SIDE = 0x01;
+/** The value of an index entry: the key is the information. */
+const PRESENT = Buffer.of(1);
+const PRICE_OFFSET = 1n << 256n;
+const PRICE_SPAN = (1n << 257n) - 1n;
+
+/**
+ * A price as 33 big-endian bytes that sort as the side's priority: raw + 2^256 (every
+ * Dec is within ±(2^256 − 1), so this is positive and below 2^257) for asks, lowest
+ * first; its complement for bids, highest first.
+ */
+function priceKey(price: Dec, side: Side): Buffer {
+  const x = price.raw + PRICE_OFFSET;
+  return Buffer.from((side === Side.SIDE_BUY ? PRICE_SPAN - x : x).toString(16).padStart(66, "0"), "hex");
+}
 
 const poolAccounts = new Map<string, string>();
 /** The account under which a pool holds the positions it took over (SPEC §3.6 step 4). */
@@ -148,15 +168,42 @@ export class ClearingKeeper {
     return undefined;
   }
 
-  /** A new live order: the order, its entry under its owner, and the owner's count in the market. */
+  private sidePrefix(marketId: string, side: Side): Buffer {
+    return Buffer.concat([key(BOOK, marketId), Buffer.of(side === Side.SIDE_BUY ? BUY_SIDE : SELL_SIDE)]);
+  }
+
+  private bookKey(o: Order): Buffer {
+    return Buffer.concat([this.sidePrefix(o.marketId, o.side), priceKey(Dec.parse(o.price), o.side), u64(o.id)]);
+  }
+
+  /** A side's live orders in priority order (best price first, then oldest), read lazily from the price index. */
+  private *bookSide(ctx: Context, marketId: string, side: Side): IterableIterator<Order> {
+    const kv = this.kv(ctx);
+    const prefix = this.sidePrefix(marketId, side);
+    for (const [k] of kv.iterator(prefix, prefixEndOf(prefix))) {
+      const id = Buffer.from(k.buffer, k.byteOffset + k.byteLength - 8, 8).readBigUInt64BE();
+      const o = getProto(kv, this.orderKey(marketId, id), Order);
+      if (!o) throw new Error(`book entry of order ${id} in ${marketId} without its order`);
+      yield o;
+    }
+  }
+
+  private first(ctx: Context, marketId: string, side: Side): Order | undefined {
+    for (const o of this.bookSide(ctx, marketId, side)) return o;
+    return undefined;
+  }
+
+  /** A new live order: the order, its book and owner entries (and ioc entry), and the owner's count in the market. */
   private insertOrder(ctx: Context, o: Order): void {
     const kv = this.kv(ctx);
     setProto(kv, this.orderKey(o.marketId, o.id), Order, o);
+    kv.set(this.bookKey(o), PRESENT);
+    if (o.timeInForce === TimeInForce.TIME_IN_FORCE_IOC) kv.set(Buffer.concat([key(IOC, o.marketId), u64(o.id)]), PRESENT);
     kv.set(Buffer.concat([key(BY_OWNER, o.owner), u64(o.id)]), Buffer.from(o.marketId));
     this.setOpenOrders(ctx, o.owner, o.marketId, this.openOrders(ctx, o.owner, o.marketId) + 1);
   }
 
-  /** A live order's new state (its owner and market never change). */
+  /** A live order's new state (its owner, market, side and price never change). */
   private updateOrder(ctx: Context, o: Order): void {
     setProto(this.kv(ctx), this.orderKey(o.marketId, o.id), Order, o);
   }
@@ -164,6 +211,8 @@ export class ClearingKeeper {
   private removeOrder(ctx: Context, o: Order): void {
     const kv = this.kv(ctx);
     kv.delete(this.orderKey(o.marketId, o.id));
+    kv.delete(this.bookKey(o));
+    if (o.timeInForce === TimeInForce.TIME_IN_FORCE_IOC) kv.delete(Buffer.concat([key(IOC, o.marketId), u64(o.id)]));
     kv.delete(Buffer.concat([key(BY_OWNER, o.owner), u64(o.id)]));
     this.setOpenOrders(ctx, o.owner, o.marketId, this.openOrders(ctx, o.owner, o.marketId) - 1);
     const r = this.reserved(ctx, o.id);
@@ -279,34 +328,70 @@ export class ClearingKeeper {
     ctx.events.emitTyped("backstop.clearing.v1.EventOrderCancelled", { order_id: id.toString(), owner, market_id: marketId, reason });
   }
 
+  /** The best bid and ask: the first entry of each side of the price index (O(log n)). */
   bestPrices(ctx: Context, marketId: string): { bid: Dec | null; ask: Dec | null } {
-    let bid: Dec | null = null;
-    let ask: Dec | null = null;
-    for (const o of this.ordersIn(ctx, marketId)) {
-      const p = Dec.parse(o.price);
-      if (o.side === Side.SIDE_BUY && (bid === null || p.gt(bid))) bid = p;
-      if (o.side === Side.SIDE_SELL && (ask === null || p.lt(ask))) ask = p;
-    }
-    return { bid, ask };
+    const bid = this.first(ctx, marketId, Side.SIDE_BUY);
+    const ask = this.first(ctx, marketId, Side.SIDE_SELL);
+    return { bid: bid ? Dec.parse(bid.price) : null, ask: ask ? Dec.parse(ask.price) : null };
   }
 
-  /** Aggregated price levels: bids best (highest) first, asks best (lowest) first. */
+  /** Whether the market has any live order. */
+  hasOrders(ctx: Context, marketId: string): boolean {
+    const prefix = key(ORDER, marketId);
+    for (const _ of this.kv(ctx).iterator(prefix, prefixEndOf(prefix))) return true;
+    return false;
+  }
+
+  /** Aggregated price levels in the price index's order: bids best (highest) first, asks best (lowest) first. */
   book(ctx: Context, marketId: string): { bids: { price: string; quantity: string; orderCount: number }[]; asks: { price: string; quantity: string; orderCount: number }[] } {
-    const levels = new Map<string, { side: Side; price: Dec; qty: Dec; n: number }>();
-    for (const o of this.ordersIn(ctx, marketId)) {
-      const k = `${o.side}:${o.price}`;
-      const rem = Dec.parse(o.quantity).sub(Dec.parse(o.filledQuantity));
-      const l = levels.get(k) ?? { side: o.side, price: Dec.parse(o.price), qty: Dec.ZERO, n: 0 };
-      l.qty = l.qty.add(rem);
-      l.n += 1;
-      levels.set(k, l);
-    }
-    const all = [...levels.values()];
-    const fmt = (l: { price: Dec; qty: Dec; n: number }) => ({ price: l.price.toString(), quantity: l.qty.toString(), orderCount: l.n });
-    return {
-      bids: all.filter((l) => l.side === Side.SIDE_BUY).sort((a, b) => b.price.cmp(a.price)).map(fmt),
-      asks: all.filter((l) => l.side === Side.SIDE_SELL).sort((a, b) => a.price.cmp(b.price)).map(fmt),
+    const levels = (side: Side) => {
+      const out: { price: string; quantity: Dec; orderCount: number }[] = [];
+      for (const o of this.bookSide(ctx, marketId, side)) {
+        const rem = Dec.parse(o.quantity).sub(Dec.parse(o.filledQuantity));
+        const price = Dec.parse(o.price).toString();
+        const last = out[out.length - 1];
+        if (last && last.price === price) {
+          last.quantity = last.quantity.add(rem);
+          last.orderCount += 1;
+        } else out.push({ price, quantity: rem, orderCount: 1 });
+      }
+      return out.map((l) => ({ price: l.price, quantity: l.quantity.toString(), orderCount: l.orderCount }));
     };
+    return { bids: levels(Side.SIDE_BUY), asks: levels(Side.SIDE_SELL) };
+  }
+
+  /**
+   * What an auction reads: the orders it can fill (bids at or above the best ask, asks at
+   * or below the best bid — `crossing` of auction.ts, found from each side's best price
+   * downwards in the price index, so O(k·log n) for k of them whatever the book's depth)
+   * and the live ioc orders, which expire after it. `any` says whether the book is empty.
+   */
+  private auctionOrders(ctx: Context, marketId: string): { cross: Order[]; ioc: Order[]; any: boolean } {
+    const bid = this.first(ctx, marketId, Side.SIDE_BUY);
+    const ask = this.first(ctx, marketId, Side.SIDE_SELL);
+    const cross: Order[] = [];
+    if (bid && ask && Dec.parse(bid.price).gte(Dec.parse(ask.price))) {
+      const bestBid = Dec.parse(bid.price);
+      const bestAsk = Dec.parse(ask.price);
+      for (const o of this.bookSide(ctx, marketId, Side.SIDE_BUY)) {
+        if (Dec.parse(o.price).lt(bestAsk)) break;
+        cross.push(o);
+      }
+      for (const o of this.bookSide(ctx, marketId, Side.SIDE_SELL)) {
+        if (Dec.parse(o.price).gt(bestBid)) break;
+        cross.push(o);
+      }
+    }
+    const kv = this.kv(ctx);
+    const prefix = key(IOC, marketId);
+    const ioc: Order[] = [];
+    for (const [k] of kv.iterator(prefix, prefixEndOf(prefix))) {
+      const id = Buffer.from(k.buffer, k.byteOffset + k.byteLength - 8, 8).readBigUInt64BE();
+      const o = getProto(kv, this.orderKey(marketId, id), Order);
+      if (!o) throw new Error(`ioc entry of order ${id} in ${marketId} without its order`);
+      ioc.push(o);
+    }
+    return { cross, ioc, any: bid !== undefined || ask !== undefined };
   }
 
   // --- auction and settlement -----------------------------------------------------------
@@ -340,18 +425,20 @@ export class ClearingKeeper {
   }
 
   private runMarket(ctx: Context, market: Market, oracle: Dec): Dec | null {
-    const orders = this.ordersIn(ctx, market.id);
-    const live = orders.map((o) => ({ id: o.id, side: o.side === Side.SIDE_BUY ? ("buy" as const) : ("sell" as const), price: Dec.parse(o.price), quantity: Dec.parse(o.quantity).sub(Dec.parse(o.filledQuantity)) }));
-    const res = runAuction(live, { oraclePrice: oracle, band: Dec.parse(market.priceBand) });
+    const { cross, ioc, any } = this.auctionOrders(ctx, market.id);
+    const live = cross.map((o) => ({ id: o.id, side: o.side === Side.SIDE_BUY ? ("buy" as const) : ("sell" as const), price: Dec.parse(o.price), quantity: Dec.parse(o.quantity).sub(Dec.parse(o.filledQuantity)) }));
+    // The crossing orders clear as the whole book would (auction.ts, `crossing`); none means it does not cross.
+    const res: ReturnType<typeof runAuction> = live.length > 0 ? runAuction(live, { oraclePrice: oracle, band: Dec.parse(market.priceBand) }) : { cleared: false, reason: any ? "no_cross" : "no_orders" };
     const result: AuctionResult = res.cleared
       ? { marketId: market.id, height: ctx.height, cleared: true, clearingPrice: res.price.toString(), matchedQuantity: res.volume.toString(), demand: res.demand.toString(), supply: res.supply.toString(), reason: "" }
       : { marketId: market.id, height: ctx.height, cleared: false, clearingPrice: "", matchedQuantity: "0", demand: "0", supply: "0", reason: res.reason };
-    if (orders.length > 0) {
+    if (any) {
       setProto(this.kv(ctx), key(AUCTION, market.id), AuctionResult, result);
       ctx.events.emitTyped("backstop.clearing.v1.EventAuctionCleared", { result: AuctionResult.toJSON(result) });
     }
-    // The orders as they stand: only a fill changes an order while the market clears.
-    const byId = new Map(orders.map((o) => [o.id, o]));
+    // The orders the auction touches, in id order, as they stand: only a fill changes an order while the market clears.
+    const byId = new Map<bigint, Order>();
+    for (const o of [...cross, ...ioc].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) byId.set(o.id, o);
     if (res.cleared) {
       const imr = this.margin.ratios(ctx, market).imr;
       const pool = this.insurance.getPool(ctx, market.insurancePoolId);
@@ -361,9 +448,8 @@ export class ClearingKeeper {
       if (fees.toPool > 0n) this.insurance.receiveRevenue(ctx, pool!.id, fees.toPool, MARGIN_MODULE);
       if (fees.toCollector > 0n) this.bank.sendModuleToModule(ctx, MARGIN_MODULE, FEE_COLLECTOR, this.margin.getParams(ctx).collateralDenom, fees.toCollector);
     }
-    // ioc remainders expire; filled orders leave the book.
-    for (const o of orders) {
-      const cur = byId.get(o.id)!;
+    // ioc remainders expire; filled orders leave the book (only crossing orders can have filled).
+    for (const cur of byId.values()) {
       const rem = Dec.parse(cur.quantity).sub(Dec.parse(cur.filledQuantity));
       if (rem.isZero()) this.removeOrder(ctx, cur);
       else if (cur.timeInForce === TimeInForce.TIME_IN_FORCE_IOC) {

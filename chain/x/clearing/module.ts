@@ -222,7 +222,7 @@ export class ClearingModule implements AppModule {
   }
 
   exportGenesis(ctx: Context): unknown {
-    if (this.markets.all(ctx).some((m) => this.keeper.ordersIn(ctx, m.id).length > 0)) throw ErrInvalidRequest.wrap("cannot export genesis with live orders yet");
+    if (this.markets.all(ctx).some((m) => this.keeper.hasOrders(ctx, m.id))) throw ErrInvalidRequest.wrap("cannot export genesis with live orders yet");
     return GenesisState.toJSON({
       params: DEFAULT_CLEARING_PARAMS,
       markets: this.markets.all(ctx),

@@ -1,7 +1,7 @@
 /** Table and property tests of the batch auction (SPEC §3.4). */
 import fc from "fast-check";
 import { Dec } from "../../../math/decimal";
-import { AuctionOrder, bandLimits, postOnlyWouldCross, runAuction, Side } from "./auction";
+import { AuctionOrder, bandLimits, crossing, postOnlyWouldCross, runAuction, Side } from "./auction";
 
 const d = Dec.parse;
 const o = (id: number, side: Side, price: string, quantity: string): AuctionOrder => ({
@@ -141,6 +141,28 @@ describe("runAuction (properties)", () => {
         expect(sells).toBe(r.volume.raw);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it("clears the crossing orders alone exactly as the whole book (what the keeper reads from its price index)", () => {
+    // Wider prices than the band, so that books cross outside it, inside it, and not at all.
+    const wide = fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 80, max: 120 }).map((n) => Dec.fromInt(n)), qtyArb), { minLength: 0, maxLength: 40 });
+    fc.assert(
+      fc.property(wide, fc.integer({ min: 90, max: 110 }), fc.constantFrom("0.02", "0.05", "0.2"), (os, oracleInt, band) => {
+        const orders = os.map(([buy, price, quantity], i): AuctionOrder => ({ id: BigInt(i + 1), side: buy ? "buy" : "sell", price, quantity }));
+        const p = { oraclePrice: Dec.fromInt(oracleInt), band: d(band) };
+        const whole = runAuction(orders, p);
+        const sub = crossing(orders);
+        // A book that does not cross leaves nothing to clear; the whole book says why.
+        if (sub.length === 0) expect(whole).toEqual({ cleared: false, reason: orders.length === 0 ? "no_orders" : "no_cross" });
+        else expect(runAuction(sub, p)).toEqual(whole);
+        // The subset is exactly the orders priced through the other side's best.
+        for (const o of orders) {
+          const through = orders.some((x) => x.side !== o.side && (o.side === "buy" ? o.price.gte(x.price) : o.price.lte(x.price)));
+          expect(sub.includes(o)).toBe(through);
+        }
+      }),
+      { numRuns: 500 },
     );
   });
 });

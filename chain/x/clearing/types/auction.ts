@@ -101,6 +101,24 @@ class Curves {
   }
 }
 
+/**
+ * The orders an auction can fill: the bids at or above the best ask and the asks at or
+ * below the best bid (none if the book does not cross). Every price with volume lies in
+ * [best ask, best bid], where the demand and supply of these orders are those of the whole
+ * book, so `runAuction` over them clears as over the whole book (the property test in
+ * auction.spec.ts checks it); the clearing keeper reads just these from its price index.
+ */
+export function crossing(orders: readonly AuctionOrder[]): AuctionOrder[] {
+  let bid: Dec | null = null;
+  let ask: Dec | null = null;
+  for (const o of orders) {
+    if (o.side === "buy" && (bid === null || o.price.gt(bid))) bid = o.price;
+    if (o.side === "sell" && (ask === null || o.price.lt(ask))) ask = o.price;
+  }
+  if (bid === null || ask === null || bid.lt(ask)) return [];
+  return orders.filter((o) => (o.side === "buy" ? o.price.gte(ask!) : o.price.lte(bid!)));
+}
+
 /** The band [oracle·(1 − band), oracle·(1 + band)], rounded inwards. */
 export function bandLimits(p: AuctionParams): { lo: Dec; hi: Dec } {
   return {
