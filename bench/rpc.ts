@@ -181,7 +181,7 @@ export function rpcBench(total: number, o: { batch?: number; senders?: number; n
       try {
         const from = await senders(node.rpc, parallel);
         const accounts = from.map((s) => s.account);
-        const seq = accounts.map((a, i) => (i < 10 && parallel > 10 ? 1n : 0n)); // the ten funded the rest with one tx each
+        const seq = accounts.map((_, i) => (i < 10 && parallel > 10 ? 1n : 0n)); // the ten funded the rest with one tx each
         const txs: string[] = [];
         for (let i = 0; i < total; i++) {
           const a = i % accounts.length;

@@ -3,14 +3,13 @@
  * queries through ABCI Query, registered errors that change nothing.
  */
 import { TestAccount } from "../util/localnet";
-import { Chain, chain, msg } from "../util/chain";
+import { chain, msg } from "../util/chain";
 import { Dec } from "../../chain/math/decimal";
 import * as OracleTx from "../../client/src/generated/backstop/oracle/v1/tx";
 import * as OracleQ from "../../client/src/generated/backstop/oracle/v1/query";
 import * as MarginTx from "../../client/src/generated/backstop/margin/v1/tx";
 import * as MarginQ from "../../client/src/generated/backstop/margin/v1/query";
 import * as ClearingQ from "../../client/src/generated/backstop/clearing/v1/query";
-import { Any } from "cosmjs-types/google/protobuf/any";
 import { TxMsgData } from "cosmjs-types/cosmos/base/abci/v1beta1/abci";
 
 /** The canonical (18-place) string of a decimal. */

@@ -75,7 +75,7 @@ export class OracleModule implements AppModule {
 
   constructor(
     readonly keeper: OracleKeeper,
-    private readonly auth: AuthKeeper,
+    auth: AuthKeeper, // for the authority's messages (closed over by their handlers)
   ) {
     const k = keeper;
     this.msgs = [

@@ -92,7 +92,7 @@ async function runQuery<T>(ctx: CliContext, f: (c: BackstopClient) => Promise<T>
   }
 }
 
-function collateral(ctx: CliContext, s: string | undefined): bigint {
+function collateral(s: string | undefined): bigint {
   const c = parseCoin(s);
   if (c.denom !== "uusdc") throw new UsageError(`collateral is uusdc, got ${c.denom}`);
   return BigInt(c.amount);
@@ -125,7 +125,7 @@ export const chainCommands: Command[] = [
     path: ["tx", "margin", "deposit"],
     usage: "tx margin deposit AMOUNT --from KEY",
     async run(ctx) {
-      const amount = collateral(ctx, arg(ctx, 0, "AMOUNT", "tx margin deposit AMOUNT"));
+      const amount = collateral(arg(ctx, 0, "AMOUNT", "tx margin deposit AMOUNT"));
       const c = await signingClient(ctx);
       await runTx(ctx, c, (x) => x.depositCollateral(amount));
     },
@@ -134,7 +134,7 @@ export const chainCommands: Command[] = [
     path: ["tx", "margin", "withdraw"],
     usage: "tx margin withdraw AMOUNT --from KEY",
     async run(ctx) {
-      const amount = collateral(ctx, arg(ctx, 0, "AMOUNT", "tx margin withdraw AMOUNT"));
+      const amount = collateral(arg(ctx, 0, "AMOUNT", "tx margin withdraw AMOUNT"));
       const c = await signingClient(ctx);
       await runTx(ctx, c, (x) => x.withdrawCollateral(amount));
     },
@@ -145,7 +145,7 @@ export const chainCommands: Command[] = [
     async run(ctx) {
       const u = "tx margin add-position-margin MARKET AMOUNT";
       const market = arg(ctx, 0, "MARKET", u);
-      const amount = collateral(ctx, arg(ctx, 1, "AMOUNT", u));
+      const amount = collateral(arg(ctx, 1, "AMOUNT", u));
       const c = await signingClient(ctx);
       await runTx(ctx, c, (x) => x.addPositionMargin(market, amount));
     },
@@ -156,7 +156,7 @@ export const chainCommands: Command[] = [
     async run(ctx) {
       const u = "tx margin remove-position-margin MARKET AMOUNT";
       const market = arg(ctx, 0, "MARKET", u);
-      const amount = collateral(ctx, arg(ctx, 1, "AMOUNT", u));
+      const amount = collateral(arg(ctx, 1, "AMOUNT", u));
       const c = await signingClient(ctx);
       await runTx(ctx, c, (x) => x.removePositionMargin(market, amount));
     },
@@ -167,7 +167,7 @@ export const chainCommands: Command[] = [
     async run(ctx) {
       const u = "tx insurance deposit POOL AMOUNT";
       const pool = arg(ctx, 0, "POOL", u);
-      const amount = collateral(ctx, arg(ctx, 1, "AMOUNT", u));
+      const amount = collateral(arg(ctx, 1, "AMOUNT", u));
       const c = await signingClient(ctx);
       await runTx(ctx, c, (x) => x.depositToPool(pool, amount));
     },
