@@ -111,6 +111,11 @@ describe("clearing", () => {
     c.block([[bob, [order(bob.address, "BTC-USD", "sell", "1", "60300"), order(bob.address, "BTC-USD", "sell", "1", "60400")]], [carol, [order(carol.address, "BTC-USD", "buy", "1", "59800")]]]);
     c.block([[carol, [order(carol.address, "BTC-USD", "sell", "1", "60300"), order(carol.address, "BTC-USD", "sell", "1", "60200"), order(carol.address, "BTC-USD", "buy", "2", "59900")]]]);
     expect(book()).toEqual({ bids: [lvl("59900", "2", 1), lvl("59800", "1", 1)], asks: [lvl("60200", "1", 1), lvl("60300", "2", 2), lvl("60400", "1", 1)] });
+    // A depth bounds the levels per side (a level's orders all count); past the maximum it is refused.
+    const deep = (depth: number) => c.query("/backstop.clearing.v1.Query/Book", ClQ.QueryBookRequest, ClQ.QueryBookResponse, { marketId: "BTC-USD", depth });
+    expect(deep(1)).toEqual({ bids: [lvl("59900", "2", 1)], asks: [lvl("60200", "1", 1)] });
+    expect(deep(2)).toEqual({ bids: [lvl("59900", "2", 1), lvl("59800", "1", 1)], asks: [lvl("60200", "1", 1), lvl("60300", "2", 2)] });
+    expect(() => deep(1001)).toThrow(/depth 1001 is above the maximum 1000/);
     expect(c.query("/backstop.clearing.v1.Query/LastAuction", ClQ.QueryLastAuctionRequest, ClQ.QueryLastAuctionResponse, { marketId: "BTC-USD" }).auction).toMatchObject({ cleared: false, reason: "no_cross" });
     // Post-only against the best prices of the index.
     expect(c.check(alice, [order(alice.address, "BTC-USD", "buy", "1", "60200", { tif: TimeInForce.TIME_IN_FORCE_POST_ONLY })]).code).toBe(7);

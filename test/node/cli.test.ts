@@ -174,6 +174,10 @@ describe("backstop CLI and SDK against a localnet", () => {
     expect(ask.json.code).toBe(0);
     const book = (await cli("q", "clearing", "book", "SOL-USD")).json;
     expect(book.asks).toEqual([{ price: d("150"), quantity: d("20"), order_count: 1 }]);
+    expect((await cli("q", "clearing", "book", "SOL-USD", "--depth", "1")).json).toEqual(book);
+    const badDepth = await cli("q", "clearing", "book", "SOL-USD", "--depth", "deep");
+    expect(badDepth.code).toBe(2);
+    expect(badDepth.stderr).toMatch(/--depth must be a number of levels/);
     expect((await cli("q", "clearing", "orders", liq)).json.orders).toHaveLength(1);
     const bid = await cli("tx", "clearing", "place-order", "SOL-USD", "buy", "20", "150.01", "--tif", "ioc", "--from", "dave");
     expect(bid.json.code).toBe(0);

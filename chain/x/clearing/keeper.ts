@@ -342,8 +342,11 @@ export class ClearingKeeper {
     return false;
   }
 
-  /** Aggregated price levels in the price index's order: bids best (highest) first, asks best (lowest) first. */
-  book(ctx: Context, marketId: string): { bids: { price: string; quantity: string; orderCount: number }[]; asks: { price: string; quantity: string; orderCount: number }[] } {
+  /**
+   * Aggregated price levels in the price index's order, at most `depth` per side: bids
+   * best (highest) first, asks best (lowest) first. Reads only the orders of those levels.
+   */
+  book(ctx: Context, marketId: string, depth: number): { bids: { price: string; quantity: string; orderCount: number }[]; asks: { price: string; quantity: string; orderCount: number }[] } {
     const levels = (side: Side) => {
       const out: { price: string; quantity: Dec; orderCount: number }[] = [];
       for (const o of this.bookSide(ctx, marketId, side)) {
@@ -353,7 +356,8 @@ export class ClearingKeeper {
         if (last && last.price === price) {
           last.quantity = last.quantity.add(rem);
           last.orderCount += 1;
-        } else out.push({ price, quantity: rem, orderCount: 1 });
+        } else if (out.length === depth) break;
+        else out.push({ price, quantity: rem, orderCount: 1 });
       }
       return out.map((l) => ({ price: l.price, quantity: l.quantity.toString(), orderCount: l.orderCount }));
     };

@@ -162,7 +162,8 @@ export class ClearingModule implements AppModule {
       }),
       defineQuery("/backstop.clearing.v1.Query/Book", QueryBookRequest, QueryBookResponse, (ctx, r) => {
         this.markets.require(ctx, r.marketId);
-        return k.book(ctx, r.marketId);
+        if (r.depth > MAX_BOOK_DEPTH) throw ErrInvalidRequest.wrap(`depth ${r.depth} is above the maximum ${MAX_BOOK_DEPTH}`);
+        return k.book(ctx, r.marketId, r.depth === 0 ? DEFAULT_BOOK_DEPTH : r.depth);
       }),
       defineQuery("/backstop.clearing.v1.Query/Orders", QueryOrdersRequest, QueryOrdersResponse, (ctx, r) => {
         if (!isValidAddress(r.address)) throw ErrInvalidAddress.wrap(`invalid address ${JSON.stringify(r.address)}`);
@@ -237,6 +238,9 @@ export class ClearingModule implements AppModule {
   }
 }
 
+/** Price levels per side a book query returns when it names no depth, and the most it may ask for. */
+export const DEFAULT_BOOK_DEPTH = 100;
+export const MAX_BOOK_DEPTH = 1000;
 const MARKET_ID_RE = /^[A-Z0-9]{1,16}-[A-Z0-9]{1,16}$/;
 const MAX_ORDER_DEC = Dec.fromInt(10n ** 15n);
 

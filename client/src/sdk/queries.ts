@@ -64,7 +64,8 @@ export interface ClearingExtension {
     params(): Promise<clearing.QueryParamsResponse>;
     markets(): Promise<clearing.QueryMarketsResponse>;
     market(marketId: string): Promise<clearing.QueryMarketResponse>;
-    book(marketId: string): Promise<clearing.QueryBookResponse>;
+    /** Aggregated price levels, best first; `depth` levels per side (the chain's default 100, at most 1000). */
+    book(marketId: string, depth?: number): Promise<clearing.QueryBookResponse>;
     orders(address: string): Promise<clearing.QueryOrdersResponse>;
     order(orderId: bigint): Promise<clearing.QueryOrderResponse>;
     lastAuction(marketId: string): Promise<clearing.QueryLastAuctionResponse>;
@@ -84,7 +85,7 @@ export function setupClearingExtension(base: QueryClient): ClearingExtension {
       params: () => q.Params({}),
       markets: () => q.Markets({ pagination: undefined }),
       market: (marketId) => q.Market({ marketId }),
-      book: (marketId) => q.Book({ marketId }),
+      book: (marketId, depth = 0) => q.Book({ marketId, depth }),
       orders: (address) => q.Orders({ address, pagination: undefined }),
       order: (orderId) => q.Order({ orderId }),
       lastAuction: (marketId) => q.LastAuction({ marketId }),

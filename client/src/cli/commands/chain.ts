@@ -342,10 +342,12 @@ export const chainCommands: Command[] = [
   },
   {
     path: ["q", "clearing", "book"],
-    usage: "q clearing book MARKET",
+    usage: "q clearing book MARKET [--depth N]   (N price levels per side, best first; default 100, at most 1000)",
     async run(ctx) {
-      const market = arg(ctx, 0, "MARKET", "q clearing book MARKET");
-      await runQuery(ctx, (c) => c.query.clearing.book(market), (r) => clearingQ.QueryBookResponse.toJSON(r));
+      const market = arg(ctx, 0, "MARKET", "q clearing book MARKET [--depth N]");
+      const depth = flag(ctx.args, "depth", "0")!;
+      if (!/^\d{1,4}$/.test(depth)) throw new UsageError(`--depth must be a number of levels, got ${JSON.stringify(depth)}`);
+      await runQuery(ctx, (c) => c.query.clearing.book(market, Number(depth)), (r) => clearingQ.QueryBookResponse.toJSON(r));
     },
   },
   {

@@ -69,6 +69,8 @@ export interface QueryMarketResponse {
 export interface QueryBookRequest {
   /** market_id, e.g. "BTC-USD". */
   marketId: string;
+  /** depth is the number of price levels per side, best first: 0 means 100; at most 1000. */
+  depth: number;
 }
 
 /** QueryBookResponse is the aggregated book. */
@@ -685,13 +687,16 @@ export const QueryMarketResponse: MessageFns<QueryMarketResponse> = {
 };
 
 function createBaseQueryBookRequest(): QueryBookRequest {
-  return { marketId: "" };
+  return { marketId: "", depth: 0 };
 }
 
 export const QueryBookRequest: MessageFns<QueryBookRequest> = {
   encode(message: QueryBookRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.marketId !== "") {
       writer.uint32(10).string(message.marketId);
+    }
+    if (message.depth !== 0) {
+      writer.uint32(16).uint32(message.depth);
     }
     return writer;
   },
@@ -717,6 +722,14 @@ export const QueryBookRequest: MessageFns<QueryBookRequest> = {
             message.marketId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.depth = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -730,13 +743,19 @@ export const QueryBookRequest: MessageFns<QueryBookRequest> = {
   },
 
   fromJSON(object: any): QueryBookRequest {
-    return { marketId: isSet(object.market_id) ? globalThis.String(object.market_id) : "" };
+    return {
+      marketId: isSet(object.market_id) ? globalThis.String(object.market_id) : "",
+      depth: isSet(object.depth) ? globalThis.Number(object.depth) : 0,
+    };
   },
 
   toJSON(message: QueryBookRequest): unknown {
     const obj: any = {};
     if (message.marketId !== "") {
       obj.market_id = message.marketId;
+    }
+    if (message.depth !== 0) {
+      obj.depth = Math.round(message.depth);
     }
     return obj;
   },
@@ -747,6 +766,7 @@ export const QueryBookRequest: MessageFns<QueryBookRequest> = {
   fromPartial(object: DeepPartial<QueryBookRequest>): QueryBookRequest {
     const message = createBaseQueryBookRequest();
     message.marketId = object.marketId ?? "";
+    message.depth = object.depth ?? 0;
     return message;
   },
 };
