@@ -141,27 +141,25 @@ export class CacheKV implements KVStore {
   *iterator(start?: Bytes, end?: Bytes, reverse = false): IterableIterator<[Bytes, Bytes]> {
     const lo = start ? idOf(start) : undefined;
     const hi = end ? idOf(end) : undefined;
-    // This branch's entries within [start, end), in the iteration's order, found in the
-    // tree in O(log n) and copied, so that callers may write to the branch while iterating.
-    const mine: Entry[] = [];
-    if (reverse) {
-      for (const [id, e] of hi !== undefined ? this.ordered.entriesReversed(hi, undefined, true) : this.ordered.entriesReversed()) {
-        if (lo !== undefined && id < lo) break;
-        mine.push(e);
-      }
-    } else {
-      for (const [id, e] of this.ordered.entries(lo)) {
-        if (hi !== undefined && id >= hi) break;
-        mine.push(e);
-      }
-    }
+    // This branch's entries within [start, end), in the iteration's order, read lazily
+    // (found in O(log n), each next step O(1)) from a copy-on-write clone of the tree, so
+    // that callers may write to the branch while iterating: what they add is not seen, and
+    // reading only the first entries of a large range costs only those.
+    const tree = this.ordered.clone();
+    const ours = reverse ? (hi !== undefined ? tree.entriesReversed(hi, undefined, true) : tree.entriesReversed()) : tree.entries(lo);
+    const inRange = (id: string) => (reverse ? lo === undefined || id >= lo : hi === undefined || id < hi);
+    const nextOurs = (): Entry | undefined => {
+      const r = ours.next();
+      return r.done || !inRange(r.value[0]) ? undefined : r.value[1];
+    };
     const theirs = this.parent.iterator(start, end, reverse);
     let t = theirs.next();
-    let i = 0;
+    let m = nextOurs();
     const before = (a: Bytes, b: Bytes) => (reverse ? compareBytes(a, b) > 0 : compareBytes(a, b) < 0);
-    while (i < mine.length || !t.done) {
-      if (i < mine.length && (t.done || !before(t.value[0], mine[i].key))) {
-        const e = mine[i++];
+    while (m !== undefined || !t.done) {
+      if (m !== undefined && (t.done || !before(t.value[0], m.key))) {
+        const e = m;
+        m = nextOurs();
         if (!t.done && compareBytes(t.value[0], e.key) === 0) t = theirs.next(); // shadowed
         if (e.value !== null) yield [e.key, e.value];
       } else if (!t.done) {

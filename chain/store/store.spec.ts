@@ -170,6 +170,35 @@ describe("CacheKV and PrefixKV", () => {
     expect(Buffer.from(branch.get(b("e"))!).toString()).toBe("55");
   });
 
+  it("lets a caller write to the branch while iterating it: keys added after the start are not seen, deleted ones are skipped", () => {
+    const store = openMemoryStore();
+    commitBlock(store, 1n, { a: "1", c: "3" });
+    const block = new CacheKV(store);
+    const tx = new CacheKV(block);
+    for (const k of ["b", "d", "f"]) block.set(b(k), b(k));
+    tx.set(b("e"), b("e"));
+    const seen: string[] = [];
+    for (const [k] of tx.iterator()) {
+      const key = Buffer.from(k).toString();
+      seen.push(key);
+      if (key === "a") {
+        tx.set(b("a2"), b("new")); // after the start: not seen by this iteration
+        tx.delete(b("e")); // written by this branch before: skipped
+        block.delete(b("f")); // the parent's own entry, deleted in place: skipped
+        tx.set(b("d"), b("dd")); // an update: the iteration goes on in order
+      }
+    }
+    expect(seen).toEqual(["a", "b", "c", "d"]);
+    expect(keys(tx)).toEqual(["a", "a2", "b", "c", "d"]);
+    // Stopping early reads no further, and the branch stays writable.
+    for (const [k] of block.iterator(b("b"))) {
+      expect(Buffer.from(k).toString()).toBe("b");
+      break;
+    }
+    block.set(b("g"), b("g"));
+    expect(keys(block)).toEqual(["a", "b", "c", "d", "g"]);
+  });
+
   it("confines a module to its prefix", () => {
     const store = openMemoryStore();
     const branch = new CacheKV(store);
