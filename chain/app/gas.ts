@@ -3,7 +3,7 @@
  * every store access, with the Cosmos SDK's default costs. Running out aborts the
  * transaction (its writes are discarded) with sdk/11.
  */
-import { Bytes, KVStore } from "../store/types";
+import { Bytes, Key, KVStore } from "../store/types";
 import { ErrOutOfGas } from "./errors";
 
 export const GasCosts = {
@@ -45,22 +45,22 @@ export class GasKV implements KVStore {
     private readonly meter: GasMeter,
   ) {}
 
-  get(key: Bytes): Bytes | undefined {
+  get(key: Key): Bytes | undefined {
     this.meter.consume(GasCosts.readFlat, "ReadFlat");
     const v = this.parent.get(key);
     this.meter.consume(GasCosts.readPerByte * BigInt(key.length + (v ? v.length : 0)), "ReadPerByte");
     return v;
   }
-  has(key: Bytes): boolean {
+  has(key: Key): boolean {
     this.meter.consume(GasCosts.hasFlat, "HasFlat");
     return this.parent.has(key);
   }
-  set(key: Bytes, value: Bytes): void {
+  set(key: Key, value: Bytes): void {
     this.meter.consume(GasCosts.writeFlat, "WriteFlat");
     this.meter.consume(GasCosts.writePerByte * BigInt(key.length + value.length), "WritePerByte");
     this.parent.set(key, value);
   }
-  delete(key: Bytes): void {
+  delete(key: Key): void {
     this.meter.consume(GasCosts.delete, "Delete");
     this.parent.delete(key);
   }

@@ -9,15 +9,18 @@
  * branch written into a parent branch hands over its (already private) buffers as they are.
  */
 import BTree from "sorted-btree";
-import { Bytes, Change, KVReader, KVStore, compareBytes, toBuffer } from "./types";
+import { Bytes, Change, Key, KVReader, KVStore, compareBytes, keyBytes, toBuffer } from "./types";
 
 interface Entry {
-  readonly key: Buffer;
+  readonly id: string;
+  /** The key's bytes, made from `id` when first needed (at commit, in iteration). */
+  key: Buffer | null;
   value: Buffer | null; // null: deleted in this branch
 }
 
 const byteOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-const idOf = (key: Bytes): string => toBuffer(key).toString("latin1");
+const idOf = (key: Key): string => (typeof key === "string" ? key : toBuffer(key).toString("latin1"));
+const keyOf = (e: Entry): Buffer => (e.key ??= Buffer.from(e.id, "latin1"));
 
 export class CacheKV implements KVStore {
   private readonly writes = new Map<string, Entry>();
@@ -35,7 +38,7 @@ export class CacheKV implements KVStore {
     this.reads = parent instanceof CacheKV ? null : new Map();
   }
 
-  get(key: Bytes): Bytes | undefined {
+  get(key: Key): Bytes | undefined {
     const id = idOf(key);
     // Down the chain of branches with the one key string, then the store below them.
     let s: CacheKV = this;
@@ -47,37 +50,35 @@ export class CacheKV implements KVStore {
     }
   }
 
-  private readThrough(id: string, key: Bytes): Bytes | undefined {
+  private readThrough(id: string, key: Key): Bytes | undefined {
     const reads = this.reads!;
     const hit = reads.get(id);
     if (hit !== undefined) return hit ?? undefined;
-    const v = this.parent.get(key);
+    const v = this.parent.get(keyBytes(key));
     reads.set(id, v === undefined ? null : toBuffer(v));
     return v;
   }
 
-  has(key: Bytes): boolean {
+  has(key: Key): boolean {
     return this.get(key) !== undefined;
   }
 
-  set(key: Bytes, value: Bytes): void {
-    const k = toBuffer(key);
-    this.put(k.toString("latin1"), k, Buffer.from(value));
+  set(key: Key, value: Bytes): void {
+    this.put(idOf(key), Buffer.from(value));
   }
 
-  delete(key: Bytes): void {
-    const k = toBuffer(key);
-    this.put(k.toString("latin1"), k, null);
+  delete(key: Key): void {
+    this.put(idOf(key), null);
   }
 
   /** Records a change; `value` must be this branch's own copy (never mutated afterwards). */
-  private put(id: string, key: Buffer, value: Buffer | null): void {
+  private put(id: string, value: Buffer | null): void {
     const e = this.writes.get(id);
     if (e) {
       e.value = value;
       return;
     }
-    const entry = { key: Buffer.from(key), value };
+    const entry: Entry = { id, key: null, value };
     this.writes.set(id, entry);
     this.ordered.set(id, entry);
   }
@@ -89,7 +90,7 @@ export class CacheKV implements KVStore {
       e.value = child.value;
       return;
     }
-    const entry = { key: child.key, value: child.value };
+    const entry: Entry = { id, key: child.key, value: child.value };
     this.writes.set(id, entry);
     this.ordered.set(id, entry);
   }
@@ -102,7 +103,7 @@ export class CacheKV implements KVStore {
   /** The branch's changes in ascending key order. */
   changes(): Change[] {
     const out: Change[] = [];
-    for (const e of this.ordered.values()) out.push([e.key, e.value]);
+    for (const e of this.ordered.values()) out.push([keyOf(e), e.value]);
     return out;
   }
 
@@ -111,7 +112,7 @@ export class CacheKV implements KVStore {
     const hi = end ? end.toString("latin1") : undefined;
     for (const [id, e] of this.ordered.entries(start.toString("latin1"))) {
       if (hi !== undefined && id >= hi) break;
-      yield [e.key, e.value] as const;
+      yield [keyOf(e), e.value] as const;
     }
   }
 
@@ -124,8 +125,8 @@ export class CacheKV implements KVStore {
     } else {
       const parent = this.parent as KVStore;
       for (const e of this.ordered.values()) {
-        if (e.value === null) parent.delete(e.key);
-        else parent.set(e.key, e.value);
+        if (e.value === null) parent.delete(keyOf(e));
+        else parent.set(keyOf(e), e.value);
       }
     }
     this.reset();
@@ -157,11 +158,11 @@ export class CacheKV implements KVStore {
     let m = nextOurs();
     const before = (a: Bytes, b: Bytes) => (reverse ? compareBytes(a, b) > 0 : compareBytes(a, b) < 0);
     while (m !== undefined || !t.done) {
-      if (m !== undefined && (t.done || !before(t.value[0], m.key))) {
+      if (m !== undefined && (t.done || !before(t.value[0], keyOf(m)))) {
         const e = m;
         m = nextOurs();
-        if (!t.done && compareBytes(t.value[0], e.key) === 0) t = theirs.next(); // shadowed
-        if (e.value !== null) yield [e.key, e.value];
+        if (!t.done && compareBytes(t.value[0], keyOf(e)) === 0) t = theirs.next(); // shadowed
+        if (e.value !== null) yield [keyOf(e), e.value];
       } else if (!t.done) {
         yield t.value;
         t = theirs.next();

@@ -5,7 +5,7 @@
  */
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { ProtoType } from "../app/module";
-import { Bytes, KVStore } from "./types";
+import { Key, KVStore } from "./types";
 
 /** Encoded parts of recent strings (ids and addresses repeat in every block); bounded. */
 const partCache = new Map<string, Buffer>();
@@ -44,6 +44,34 @@ export function key(table: number, ...parts: (string | Uint8Array | Buffer)[]): 
   return out;
 }
 
+/** Latin1 strings of encoded parts of recent strings (see `skey`); bounded. */
+const partIdCache = new Map<string, string>();
+
+/** `part(s)` as a latin1 string (one character per byte). */
+export function partId(s: string): string {
+  const hit = partIdCache.get(s);
+  if (hit !== undefined) return hit;
+  const id = part(s).toString("latin1");
+  if (partIdCache.size >= PART_CACHE_MAX) partIdCache.clear();
+  partIdCache.set(s, id);
+  return id;
+}
+
+/**
+ * `key(table, ...parts)` as a latin1 string — the same key (`Key`), for stores that
+ * take string keys without building a buffer per access. String parts only.
+ */
+export function skey(table: number, ...parts: string[]): string {
+  let out = String.fromCharCode(table);
+  for (const p of parts) out += partId(p);
+  return out;
+}
+
+/** `u64(n)` as a latin1 string. */
+export function u64s(n: bigint): string {
+  return u64(n).toString("latin1");
+}
+
 /** An unsigned 64-bit big-endian integer, for keys that sort by number. */
 export function u64(n: bigint): Buffer {
   const b = Buffer.alloc(8);
@@ -51,7 +79,7 @@ export function u64(n: bigint): Buffer {
   return b;
 }
 
-export function getProto<T>(kv: KVStore, k: Bytes, type: ProtoType<T>): T | undefined {
+export function getProto<T>(kv: KVStore, k: Key, type: ProtoType<T>): T | undefined {
   const raw = kv.get(k);
   return raw ? type.decode(raw) : undefined;
 }
@@ -81,7 +109,7 @@ export function encodeProto<T>(type: ProtoType<T>, value: T): Uint8Array {
   }
 }
 
-export function setProto<T>(kv: KVStore, k: Bytes, type: ProtoType<T>, value: T): void {
+export function setProto<T>(kv: KVStore, k: Key, type: ProtoType<T>, value: T): void {
   kv.set(k, encodeProto(type, value));
 }
 

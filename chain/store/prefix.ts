@@ -1,36 +1,47 @@
 /** A view of a store under a key prefix: a module sees only its own keys. */
-import { Bytes, KVStore, prefixEnd, toBuffer } from "./types";
+import { Bytes, Key, KVStore, prefixEnd, toBuffer } from "./types";
+
+/** The latin1 strings of the (constant) prefixes, for string keys. */
+const prefixIds = new WeakMap<Bytes, string>();
 
 export class PrefixKV implements KVStore {
   private readonly prefix: Buffer;
+  private readonly prefixId: string;
 
   /** `prefix` is not copied: it must not change (modules pass constants). */
   constructor(private readonly parent: KVStore, prefix: Bytes) {
     this.prefix = toBuffer(prefix);
+    let id = prefixIds.get(prefix);
+    if (id === undefined) {
+      id = this.prefix.toString("latin1");
+      prefixIds.set(prefix, id);
+    }
+    this.prefixId = id;
   }
 
-  private k(key: Bytes): Buffer {
+  private k(key: Key): Key {
+    if (typeof key === "string") return this.prefixId + key;
     const out = Buffer.allocUnsafe(this.prefix.length + key.length);
     out.set(this.prefix, 0);
     out.set(key, this.prefix.length);
     return out;
   }
 
-  get(key: Bytes): Bytes | undefined {
+  get(key: Key): Bytes | undefined {
     return this.parent.get(this.k(key));
   }
-  has(key: Bytes): boolean {
+  has(key: Key): boolean {
     return this.parent.has(this.k(key));
   }
-  set(key: Bytes, value: Bytes): void {
+  set(key: Key, value: Bytes): void {
     this.parent.set(this.k(key), value);
   }
-  delete(key: Bytes): void {
+  delete(key: Key): void {
     this.parent.delete(this.k(key));
   }
   *iterator(start?: Bytes, end?: Bytes, reverse = false): IterableIterator<[Bytes, Bytes]> {
-    const s = start ? this.k(start) : this.prefix;
-    const e = end ? this.k(end) : prefixEnd(this.prefix);
+    const s = start ? (this.k(start) as Buffer) : this.prefix;
+    const e = end ? (this.k(end) as Buffer) : prefixEnd(this.prefix);
     const n = this.prefix.length;
     for (const [key, value] of this.parent.iterator(s, e, reverse)) {
       yield [toBuffer(key).subarray(n), value];

@@ -7,6 +7,8 @@ import { CommitStore, MemoryBackend, openLmdbStore, openMemoryStore } from "./co
 import { EMPTY_ROOT } from "./merkle";
 import { PrefixKV } from "./prefix";
 import { KVReader } from "./types";
+import { key, skey, u64, u64s } from "./codec";
+import { GasKV, GasMeter } from "../app/gas";
 
 const b = (s: string) => Buffer.from(s);
 const keys = (r: KVReader, start?: string, end?: string, reverse = false) =>
@@ -261,6 +263,46 @@ describe("CacheKV over CacheKV (a tx's branch over the block's)", () => {
       }),
       { numRuns: 300, seed: 7 },
     );
+  });
+});
+
+describe("string keys (Key)", () => {
+  it("skey and u64s are key and u64 as latin1 strings, for any parts (property)", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 255 }), fc.array(fc.string({ unit: "binary", maxLength: 60 }), { maxLength: 4 }), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), (table, parts, n) => {
+        fc.pre(parts.every((x) => Buffer.byteLength(x, "utf8") <= 255));
+        expect(Buffer.from(skey(table, ...parts), "latin1").equals(key(table, ...parts))).toBe(true);
+        expect(Buffer.from(u64s(n), "latin1").equals(u64(n))).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("a string key and its bytes are the same key through prefixes, branches, gas and the committed store", () => {
+    const store = openMemoryStore();
+    commitBlock(store, 1n, { "\x05ka": "committed" });
+    const block = new CacheKV(store);
+    const tx = new CacheKV(block);
+    const meters = [new GasMeter(-1n), new GasMeter(-1n)];
+    const views = meters.map((m) => new PrefixKV(new GasKV(tx, m), Uint8Array.of(5)));
+    const [asString, asBytes] = [(k: string) => k, (k: string) => Buffer.from(k, "latin1")];
+    // Read through to the committed store either way, and the same gas for both.
+    expect(Buffer.from(views[0].get(asString("ka"))!).toString()).toBe("committed");
+    expect(Buffer.from(views[1].get(asBytes("ka"))!).toString()).toBe("committed");
+    expect(meters[0].consumed).toBe(meters[1].consumed);
+    // Written one way, read, overwritten and deleted the other; bytes above 0x7f too.
+    views[0].set(asString("k\xff\x80"), b("1"));
+    expect(Buffer.from(views[1].get(asBytes("k\xff\x80"))!).toString()).toBe("1");
+    views[1].set(asBytes("k\xff\x80"), b("2"));
+    expect(Buffer.from(views[0].get(asString("k\xff\x80"))!).toString()).toBe("2");
+    views[1].delete(asBytes("ka"));
+    expect(views[0].has(asString("ka"))).toBe(false);
+    tx.write();
+    // The block's changes carry the keys' bytes, in byte order.
+    expect(block.changes().map(([k, v]) => [k.toString("latin1"), v && v.toString()])).toEqual([
+      ["\x05ka", null],
+      ["\x05k\xff\x80", "2"],
+    ]);
   });
 });
 

@@ -6,6 +6,12 @@
 
 export type Bytes = Uint8Array;
 
+/**
+ * A key as bytes, or the same key as a latin1 string (one character per byte, each below
+ * 256): writable stores take either, and a string spares building a buffer per access.
+ */
+export type Key = Bytes | string;
+
 export interface KVReader {
   get(key: Bytes): Bytes | undefined;
   has(key: Bytes): boolean;
@@ -14,8 +20,15 @@ export interface KVReader {
 }
 
 export interface KVStore extends KVReader {
-  set(key: Bytes, value: Bytes): void;
-  delete(key: Bytes): void;
+  get(key: Key): Bytes | undefined;
+  has(key: Key): boolean;
+  set(key: Key, value: Bytes): void;
+  delete(key: Key): void;
+}
+
+/** A key's bytes (a new buffer for a string key). */
+export function keyBytes(key: Key): Buffer {
+  return typeof key === "string" ? Buffer.from(key, "latin1") : toBuffer(key);
 }
 
 /** One change of a block, in ascending key order: value `null` is a deletion. */

@@ -113,6 +113,8 @@ function writeVarint(out: Buffer, at: number, v: bigint): number {
   return at;
 }
 
+const accountKeys = new Map<string, string>();
+
 export class AuthKeeper {
   private kv(ctx: Context) {
     return new PrefixKV(ctx.store, AUTH_STORE_PREFIX);
@@ -137,11 +139,14 @@ export class AuthKeeper {
     if (!a || a !== signer) throw ErrUnauthorized.wrap(`invalid authority; expected ${a || "(none set)"}, got ${signer}`);
   }
 
-  private accountKey(address: string): Uint8Array {
-    const a = addressBytes(address);
-    const k = new Uint8Array(a.length + 1);
-    k[0] = ACCOUNT_PREFIX;
-    k.set(a, 1);
+  /** An account's key as a latin1 string (see `Key`); recent ones are kept (bounded), sparing a bech32 decode per access. */
+  private accountKey(address: string): string {
+    let k = accountKeys.get(address);
+    if (k === undefined) {
+      k = String.fromCharCode(ACCOUNT_PREFIX) + Buffer.from(addressBytes(address)).toString("latin1");
+      if (accountKeys.size >= 65_536) accountKeys.clear();
+      accountKeys.set(address, k);
+    }
     return k;
   }
 

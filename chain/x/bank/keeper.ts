@@ -23,14 +23,14 @@ function balancePrefix(address: string): Buffer {
   return Buffer.concat([Buffer.of(BALANCE_PREFIX, a.length), a]);
 }
 
-/** Balance keys of recent (address, denom) pairs: every transfer reads and writes two (bounded; never mutated). */
-const balanceKeys = new Map<string, Buffer>();
+/** Balance keys (latin1 strings, see `Key`) of recent (address, denom) pairs: every transfer reads and writes two (bounded). */
+const balanceKeys = new Map<string, string>();
 
-function balanceKey(address: string, denom: string): Buffer {
+function balanceKey(address: string, denom: string): string {
   const id = `${address}\0${denom}`;
   let k = balanceKeys.get(id);
   if (k === undefined) {
-    k = Buffer.concat([balancePrefix(address), Buffer.from(denom)]);
+    k = Buffer.concat([balancePrefix(address), Buffer.from(denom)]).toString("latin1");
     if (balanceKeys.size >= 65_536) balanceKeys.clear();
     balanceKeys.set(id, k);
   }

@@ -27,7 +27,7 @@ import { Context } from "../../app/context";
 import { ProtoType } from "../../app/module";
 import { Dec } from "../../math/decimal";
 import { PrefixKV } from "../../store/prefix";
-import { getProto, key, prefixEndOf, scanProto, setProto, u64 } from "../../store/codec";
+import { getProto, key, skey, u64s, prefixEndOf, scanProto, setProto, u64 } from "../../store/codec";
 import { BankKeeper } from "../bank/keeper";
 import { OracleKeeper } from "../oracle/keeper";
 import { MarginKeeper, MARGIN_MODULE, positionValues } from "../margin/keeper";
@@ -140,8 +140,8 @@ export class ClearingKeeper {
 
   // --- orders -------------------------------------------------------------------------
 
-  private orderKey(marketId: string, id: bigint): Buffer {
-    return Buffer.concat([key(ORDER, marketId), u64(id)]);
+  private orderKey(marketId: string, id: bigint): string {
+    return skey(ORDER, marketId) + u64s(id);
   }
 
   ordersIn(ctx: Context, marketId: string): Order[] {
@@ -198,8 +198,8 @@ export class ClearingKeeper {
     const kv = this.kv(ctx);
     setProto(kv, this.orderKey(o.marketId, o.id), Order, o);
     kv.set(this.bookKey(o), PRESENT);
-    if (o.timeInForce === TimeInForce.TIME_IN_FORCE_IOC) kv.set(Buffer.concat([key(IOC, o.marketId), u64(o.id)]), PRESENT);
-    kv.set(Buffer.concat([key(BY_OWNER, o.owner), u64(o.id)]), Buffer.from(o.marketId));
+    if (o.timeInForce === TimeInForce.TIME_IN_FORCE_IOC) kv.set(skey(IOC, o.marketId) + u64s(o.id), PRESENT);
+    kv.set(skey(BY_OWNER, o.owner) + u64s(o.id), Buffer.from(o.marketId));
     this.setOpenOrders(ctx, o.owner, o.marketId, this.openOrders(ctx, o.owner, o.marketId) + 1);
   }
 
@@ -212,17 +212,17 @@ export class ClearingKeeper {
     const kv = this.kv(ctx);
     kv.delete(this.orderKey(o.marketId, o.id));
     kv.delete(this.bookKey(o));
-    if (o.timeInForce === TimeInForce.TIME_IN_FORCE_IOC) kv.delete(Buffer.concat([key(IOC, o.marketId), u64(o.id)]));
-    kv.delete(Buffer.concat([key(BY_OWNER, o.owner), u64(o.id)]));
+    if (o.timeInForce === TimeInForce.TIME_IN_FORCE_IOC) kv.delete(skey(IOC, o.marketId) + u64s(o.id));
+    kv.delete(skey(BY_OWNER, o.owner) + u64s(o.id));
     this.setOpenOrders(ctx, o.owner, o.marketId, this.openOrders(ctx, o.owner, o.marketId) - 1);
     const r = this.reserved(ctx, o.id);
     if (r > 0n) this.margin.addFree(ctx, o.owner, r);
-    kv.delete(Buffer.concat([key(RESERVED), u64(o.id)]));
+    kv.delete(skey(RESERVED) + u64s(o.id));
   }
 
   /** How many live orders the owner has in the market: one read, not a scan of its orders. */
   openOrders(ctx: Context, owner: string, marketId: string): number {
-    const raw = this.kv(ctx).get(key(OPEN_COUNT, owner, marketId));
+    const raw = this.kv(ctx).get(skey(OPEN_COUNT, owner, marketId));
     return raw ? Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).readUInt32BE(0) : 0;
   }
 
@@ -236,12 +236,12 @@ export class ClearingKeeper {
   }
 
   reserved(ctx: Context, id: bigint): bigint {
-    const raw = this.kv(ctx).get(Buffer.concat([key(RESERVED), u64(id)]));
+    const raw = this.kv(ctx).get(skey(RESERVED) + u64s(id));
     return raw ? BigInt(Buffer.from(raw).toString()) : 0n;
   }
 
   private setReserved(ctx: Context, id: bigint, amount: bigint): void {
-    const k = Buffer.concat([key(RESERVED), u64(id)]);
+    const k = skey(RESERVED) + u64s(id);
     if (amount > 0n) this.kv(ctx).set(k, Buffer.from(amount.toString()));
     else this.kv(ctx).delete(k);
   }
@@ -252,9 +252,9 @@ export class ClearingKeeper {
   }
 
   private nextOrderId(ctx: Context): bigint {
-    const raw = this.kv(ctx).get(key(NEXT_ID));
+    const raw = this.kv(ctx).get(skey(NEXT_ID));
     const id = raw ? Buffer.from(raw).readBigUInt64BE() : 1n;
-    this.kv(ctx).set(key(NEXT_ID), u64(id + 1n));
+    this.kv(ctx).set(skey(NEXT_ID), u64(id + 1n));
     return id;
   }
 
@@ -401,15 +401,15 @@ export class ClearingKeeper {
   // --- auction and settlement -----------------------------------------------------------
 
   getAuction(ctx: Context, marketId: string): AuctionResult | undefined {
-    return getProto(this.kv(ctx), key(AUCTION, marketId), AuctionResult);
+    return getProto(this.kv(ctx), skey(AUCTION, marketId), AuctionResult);
   }
 
   getFunding(ctx: Context, marketId: string): FundingState | undefined {
-    return getProto(this.kv(ctx), key(FUNDING, marketId), FundingState);
+    return getProto(this.kv(ctx), skey(FUNDING, marketId), FundingState);
   }
 
   setFunding(ctx: Context, f: FundingState): void {
-    setProto(this.kv(ctx), key(FUNDING, f.marketId), FundingState, f);
+    setProto(this.kv(ctx), skey(FUNDING, f.marketId), FundingState, f);
   }
 
   /** End-block: one auction per market, settlement of its fills, ioc expiry, funding. */
@@ -437,7 +437,7 @@ export class ClearingKeeper {
       ? { marketId: market.id, height: ctx.height, cleared: true, clearingPrice: res.price.toString(), matchedQuantity: res.volume.toString(), demand: res.demand.toString(), supply: res.supply.toString(), reason: "" }
       : { marketId: market.id, height: ctx.height, cleared: false, clearingPrice: "", matchedQuantity: "0", demand: "0", supply: "0", reason: res.reason };
     if (any) {
-      setProto(this.kv(ctx), key(AUCTION, market.id), AuctionResult, result);
+      setProto(this.kv(ctx), skey(AUCTION, market.id), AuctionResult, result);
       ctx.events.emitTyped("backstop.clearing.v1.EventAuctionCleared", { result: AuctionResult.toJSON(result) });
     }
     // The orders the auction touches, in id order, as they stand: only a fill changes an order while the market clears.
@@ -720,11 +720,11 @@ export class ClearingKeeper {
   private append<T>(ctx: Context, table: number, countTable: number, type: ProtoType<T>, value: T): void {
     const next = this.count(ctx, countTable) + 1n;
     setProto(this.kv(ctx), Buffer.concat([key(table), u64(next)]), type, value);
-    this.kv(ctx).set(key(countTable), u64(next));
+    this.kv(ctx).set(skey(countTable), u64(next));
   }
 
   private count(ctx: Context, countTable: number): bigint {
-    const raw = this.kv(ctx).get(key(countTable));
+    const raw = this.kv(ctx).get(skey(countTable));
     return raw ? Buffer.from(raw).readBigUInt64BE() : 0n;
   }
 

@@ -8,7 +8,7 @@
 import { Context } from "../../app/context";
 import { Dec } from "../../math/decimal";
 import { PrefixKV } from "../../store/prefix";
-import { getProto, key, scanProto, setProto } from "../../store/codec";
+import { getProto, key, skey, scanProto, setProto } from "../../store/codec";
 import { Market, MarketStatus } from "../../../client/src/generated/backstop/clearing/v1/clearing";
 import { ErrInvalidMarket, ErrUnknownMarket } from "./errors";
 
@@ -22,7 +22,7 @@ export class MarketKeeper {
   }
 
   get(ctx: Context, id: string): Market | undefined {
-    return getProto(this.kv(ctx), key(MARKET, id), Market);
+    return getProto(this.kv(ctx), skey(MARKET, id), Market);
   }
 
   /** The market, or clearing/2. */
@@ -33,7 +33,7 @@ export class MarketKeeper {
   }
 
   set(ctx: Context, m: Market): void {
-    setProto(this.kv(ctx), key(MARKET, m.id), Market, m);
+    setProto(this.kv(ctx), skey(MARKET, m.id), Market, m);
   }
 
   /** All markets, by id. */

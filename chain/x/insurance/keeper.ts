@@ -24,7 +24,7 @@
 import { Context } from "../../app/context";
 import { Dec } from "../../math/decimal";
 import { PrefixKV } from "../../store/prefix";
-import { getProto, key, prefixEndOf, scanProto, setProto, u64 } from "../../store/codec";
+import { getProto, key, skey, prefixEndOf, scanProto, setProto, u64 } from "../../store/codec";
 import { BankKeeper } from "../bank/keeper";
 import { Params, Pool, PoolSnapshot, Withdrawal } from "../../../client/src/generated/backstop/insurance/v1/insurance";
 import { nav, PoolBook, shareValue, sharesForDeposit, withdrawalPayout } from "./types/shares";
@@ -76,17 +76,17 @@ export class InsuranceKeeper {
   }
 
   getParams(ctx: Context): Params {
-    return getProto(this.kv(ctx), key(PARAMS), Params) ?? DEFAULT_INSURANCE_PARAMS;
+    return getProto(this.kv(ctx), skey(PARAMS), Params) ?? DEFAULT_INSURANCE_PARAMS;
   }
 
   setParams(ctx: Context, p: Params): void {
-    setProto(this.kv(ctx), key(PARAMS), Params, p);
+    setProto(this.kv(ctx), skey(PARAMS), Params, p);
   }
 
   // --- pools --------------------------------------------------------------------------
 
   getPool(ctx: Context, id: string): Pool | undefined {
-    return getProto(this.kv(ctx), key(POOL, id), Pool);
+    return getProto(this.kv(ctx), skey(POOL, id), Pool);
   }
 
   requirePool(ctx: Context, id: string): Pool {
@@ -96,7 +96,7 @@ export class InsuranceKeeper {
   }
 
   setPool(ctx: Context, p: Pool): void {
-    setProto(this.kv(ctx), key(POOL, p.id), Pool, p);
+    setProto(this.kv(ctx), skey(POOL, p.id), Pool, p);
   }
 
   pools(ctx: Context): Pool[] {
@@ -153,18 +153,18 @@ export class InsuranceKeeper {
   }
 
   peekNextWithdrawalId(ctx: Context): bigint {
-    const raw = this.kv(ctx).get(key(NEXT_ID));
+    const raw = this.kv(ctx).get(skey(NEXT_ID));
     return raw ? Buffer.from(raw).readBigUInt64BE() : 1n;
   }
 
   setNextWithdrawalId(ctx: Context, id: bigint): void {
-    this.kv(ctx).set(key(NEXT_ID), u64(id));
+    this.kv(ctx).set(skey(NEXT_ID), u64(id));
   }
 
   private nextWithdrawalId(ctx: Context): bigint {
-    const raw = this.kv(ctx).get(key(NEXT_ID));
+    const raw = this.kv(ctx).get(skey(NEXT_ID));
     const id = raw ? Buffer.from(raw).readBigUInt64BE() : 1n;
-    this.kv(ctx).set(key(NEXT_ID), u64(id + 1n));
+    this.kv(ctx).set(skey(NEXT_ID), u64(id + 1n));
     return id;
   }
 

@@ -15,7 +15,7 @@ import { Context } from "../../app/context";
 import { ErrInsufficientFunds } from "../../app/errors";
 import { Dec } from "../../math/decimal";
 import { PrefixKV } from "../../store/prefix";
-import { getProto, key, prefixEndOf, scanProto, setProto } from "../../store/codec";
+import { getProto, key, skey, prefixEndOf, scanProto, setProto } from "../../store/codec";
 import { BankKeeper } from "../bank/keeper";
 import { OracleKeeper } from "../oracle/keeper";
 import { MarketKeeper } from "../clearing/markets";
@@ -123,23 +123,23 @@ export class MarginKeeper {
   }
 
   getParams(ctx: Context): Params {
-    return getProto(this.kv(ctx), key(PARAMS), Params) ?? DEFAULT_MARGIN_PARAMS;
+    return getProto(this.kv(ctx), skey(PARAMS), Params) ?? DEFAULT_MARGIN_PARAMS;
   }
 
   setParams(ctx: Context, p: Params): void {
-    setProto(this.kv(ctx), key(PARAMS), Params, p);
+    setProto(this.kv(ctx), skey(PARAMS), Params, p);
   }
 
   // --- free collateral -------------------------------------------------------------
 
   freeCollateral(ctx: Context, owner: string): bigint {
-    const a = getProto(this.kv(ctx), key(ACCOUNT, owner), Account);
+    const a = getProto(this.kv(ctx), skey(ACCOUNT, owner), Account);
     return a ? BigInt(a.freeCollateralUusdc) : 0n;
   }
 
   private setFree(ctx: Context, owner: string, amount: bigint): void {
-    if (amount === 0n) this.kv(ctx).delete(key(ACCOUNT, owner));
-    else setProto(this.kv(ctx), key(ACCOUNT, owner), Account, { owner, freeCollateralUusdc: amount.toString() });
+    if (amount === 0n) this.kv(ctx).delete(skey(ACCOUNT, owner));
+    else setProto(this.kv(ctx), skey(ACCOUNT, owner), Account, { owner, freeCollateralUusdc: amount.toString() });
   }
 
   addFree(ctx: Context, owner: string, amount: bigint): bigint {
@@ -191,7 +191,7 @@ export class MarginKeeper {
   // --- positions --------------------------------------------------------------------
 
   getPosition(ctx: Context, owner: string, marketId: string): Position | undefined {
-    return getProto(this.kv(ctx), key(POSITION, marketId, owner), Position);
+    return getProto(this.kv(ctx), skey(POSITION, marketId, owner), Position);
   }
 
   requirePosition(ctx: Context, owner: string, marketId: string): Position {
@@ -219,12 +219,12 @@ export class MarginKeeper {
     if (oldEntry && (!newEntry || !oldEntry.equals(newEntry))) kv.delete(oldEntry);
     if (newEntry && (!oldEntry || !oldEntry.equals(newEntry) || old!.size !== p.size)) kv.set(newEntry, Buffer.from(p.size));
     if (Dec.parse(p.size).isZero() && BigInt(p.marginUusdc) === 0n) {
-      kv.delete(key(POSITION, p.marketId, p.owner));
-      kv.delete(key(BY_OWNER, p.owner, p.marketId));
+      kv.delete(skey(POSITION, p.marketId, p.owner));
+      kv.delete(skey(BY_OWNER, p.owner, p.marketId));
       return;
     }
-    setProto(kv, key(POSITION, p.marketId, p.owner), Position, p);
-    kv.set(key(BY_OWNER, p.owner, p.marketId), new Uint8Array());
+    setProto(kv, skey(POSITION, p.marketId, p.owner), Position, p);
+    kv.set(skey(BY_OWNER, p.owner, p.marketId), new Uint8Array());
   }
 
   positionsOf(ctx: Context, owner: string): Position[] {
@@ -483,7 +483,7 @@ export class MarginKeeper {
 
   /** The market's current ratios; before its first end-block, the targets at today's σ. */
   ratios(ctx: Context, market: Market): { multiplier: Dec; imr: Dec; mmr: Dec; mmrTarget: Dec } {
-    const stored = getProto(this.kv(ctx), key(RISK, market.id), MarketRisk);
+    const stored = getProto(this.kv(ctx), skey(RISK, market.id), MarketRisk);
     const t = this.targets(ctx, market);
     if (!stored) return { ...t, mmr: t.mmrTarget };
     // IMR applies at once to new exposure; MMR is the stepped value.
@@ -507,12 +507,12 @@ export class MarginKeeper {
   endBlock(ctx: Context): void {
     const step = Dec.parse(this.getParams(ctx).maxMmrStepPerBlock);
     for (const market of this.markets.all(ctx)) {
-      const stored = getProto(this.kv(ctx), key(RISK, market.id), MarketRisk);
+      const stored = getProto(this.kv(ctx), skey(RISK, market.id), MarketRisk);
       const t = this.targets(ctx, market);
       const mmr = stored ? stepMmr(Dec.parse(stored.mmr), t.mmrTarget, step) : t.mmrTarget;
       const next: MarketRisk = { marketId: market.id, multiplier: t.multiplier.toString(), imr: t.imr.toString(), mmr: mmr.toString(), mmrTarget: t.mmrTarget.toString() };
       if (stored && stored.mmr === next.mmr && stored.imr === next.imr && stored.mmrTarget === next.mmrTarget) continue;
-      setProto(this.kv(ctx), key(RISK, market.id), MarketRisk, next);
+      setProto(this.kv(ctx), skey(RISK, market.id), MarketRisk, next);
       ctx.events.emitTyped("backstop.margin.v1.EventMarginRatios", { market_id: market.id, imr: next.imr, mmr: next.mmr, mmr_target: next.mmrTarget });
     }
   }
@@ -522,7 +522,7 @@ export class MarginKeeper {
   }
 
   setStoredRisk(ctx: Context, r: MarketRisk): void {
-    setProto(this.kv(ctx), key(RISK, r.marketId), MarketRisk, r);
+    setProto(this.kv(ctx), skey(RISK, r.marketId), MarketRisk, r);
   }
 
   /** Everything a trader wants to know about a position at the current mark (stale or not). */

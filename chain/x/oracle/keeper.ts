@@ -16,7 +16,7 @@
 import { Context } from "../../app/context";
 import { Dec } from "../../math/decimal";
 import { PrefixKV } from "../../store/prefix";
-import { getProto, key, scanProto, setProto, u64, prefixEndOf } from "../../store/codec";
+import { getProto, key, skey, scanProto, setProto, u64, prefixEndOf } from "../../store/codec";
 import { Params, Price, Submission, Volatility } from "../../../client/src/generated/backstop/oracle/v1/oracle";
 import { aggregate, nextVariance, sigmaOf } from "./types/price";
 import { ErrNoPrice, ErrStalePrice, ErrUnknownTicker } from "./errors";
@@ -47,11 +47,11 @@ export class OracleKeeper {
   }
 
   getParams(ctx: Context): Params {
-    return getProto(this.kv(ctx), key(PARAMS), Params) ?? DEFAULT_ORACLE_PARAMS;
+    return getProto(this.kv(ctx), skey(PARAMS), Params) ?? DEFAULT_ORACLE_PARAMS;
   }
 
   setParams(ctx: Context, p: Params): void {
-    setProto(this.kv(ctx), key(PARAMS), Params, { ...p, feeders: [...p.feeders].sort() });
+    setProto(this.kv(ctx), skey(PARAMS), Params, { ...p, feeders: [...p.feeders].sort() });
   }
 
   isFeeder(ctx: Context, address: string): boolean {
@@ -59,11 +59,11 @@ export class OracleKeeper {
   }
 
   addTicker(ctx: Context, ticker: string): void {
-    this.kv(ctx).set(key(TICKER, ticker), EMPTY);
+    this.kv(ctx).set(skey(TICKER, ticker), EMPTY);
   }
 
   hasTicker(ctx: Context, ticker: string): boolean {
-    return this.kv(ctx).has(key(TICKER, ticker));
+    return this.kv(ctx).has(skey(TICKER, ticker));
   }
 
   tickers(ctx: Context): string[] {
@@ -77,8 +77,8 @@ export class OracleKeeper {
   submit(ctx: Context, feeder: string, ticker: string, price: Dec): void {
     if (!this.hasTicker(ctx, ticker)) throw ErrUnknownTicker.wrap(ticker);
     const kv = this.kv(ctx);
-    setProto(kv, key(SUBMISSION, ticker, feeder), Submission, { feeder, ticker, price: price.toString(), height: ctx.height, timeUnixSeconds: ctx.time });
-    kv.set(key(DIRTY, ticker), EMPTY);
+    setProto(kv, skey(SUBMISSION, ticker, feeder), Submission, { feeder, ticker, price: price.toString(), height: ctx.height, timeUnixSeconds: ctx.time });
+    kv.set(skey(DIRTY, ticker), EMPTY);
   }
 
   submissions(ctx: Context, ticker: string): Submission[] {
@@ -86,7 +86,7 @@ export class OracleKeeper {
   }
 
   getPrice(ctx: Context, ticker: string): Price | undefined {
-    return getProto(this.kv(ctx), key(PRICE, ticker), Price);
+    return getProto(this.kv(ctx), skey(PRICE, ticker), Price);
   }
 
   /** A price is stale when no quorum has set it within max_staleness of the block time. */
@@ -110,11 +110,11 @@ export class OracleKeeper {
   }
 
   getVolatility(ctx: Context, ticker: string): Volatility {
-    return getProto(this.kv(ctx), key(VOLATILITY, ticker), Volatility) ?? { ticker, ewmaVariance: "0", sigma: "0" };
+    return getProto(this.kv(ctx), skey(VOLATILITY, ticker), Volatility) ?? { ticker, ewmaVariance: "0", sigma: "0" };
   }
 
   setVolatility(ctx: Context, v: Volatility): void {
-    setProto(this.kv(ctx), key(VOLATILITY, v.ticker), Volatility, v);
+    setProto(this.kv(ctx), skey(VOLATILITY, v.ticker), Volatility, v);
   }
 
   sigma(ctx: Context, ticker: string): Dec {
@@ -129,7 +129,7 @@ export class OracleKeeper {
   /** Sets a price (genesis, or the end-block aggregate) and appends it to the history. */
   setPrice(ctx: Context, p: Price): void {
     const kv = this.kv(ctx);
-    setProto(kv, key(PRICE, p.ticker), Price, p);
+    setProto(kv, skey(PRICE, p.ticker), Price, p);
     setProto(kv, Buffer.concat([key(HISTORY, p.ticker), u64(p.height)]), Price, p);
     const limit = this.getParams(ctx).historyLength;
     const hp = key(HISTORY, p.ticker);
@@ -151,7 +151,7 @@ export class OracleKeeper {
     for (const [k] of kv.iterator(dp, prefixEndOf(dp))) dirty.push(Buffer.from(k).subarray(2).toString());
     const updated: Price[] = [];
     for (const ticker of dirty) {
-      kv.delete(key(DIRTY, ticker));
+      kv.delete(skey(DIRTY, ticker));
       const subs = this.submissions(ctx, ticker).filter((s) => params.feeders.includes(s.feeder));
       const agg = aggregate(
         subs.map((s) => ({ feeder: s.feeder, price: Dec.parse(s.price), time: s.timeUnixSeconds })),
