@@ -5,7 +5,7 @@
  */
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { ProtoType } from "../app/module";
-import { Key, KVStore } from "./types";
+import { Bytes, Key, KVStore } from "./types";
 
 /** Encoded parts of recent strings (ids and addresses repeat in every block); bounded. */
 const partCache = new Map<string, Buffer>();
@@ -82,6 +82,37 @@ export function u64(n: bigint): Buffer {
 export function getProto<T>(kv: KVStore, k: Key, type: ProtoType<T>): T | undefined {
   const raw = kv.get(k);
   return raw ? type.decode(raw) : undefined;
+}
+
+/** Decoded values by type and by the stored bytes they came from (see getShared). */
+const shared = new Map<object, WeakMap<Bytes, unknown>>();
+
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === "object" && !ArrayBuffer.isView(v) && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v as object)) deepFreeze(x);
+  }
+  return v;
+}
+
+/**
+ * `getProto` for records read by many transactions and written by few (markets, pools,
+ * risk ratios, prices, params): the decoded value is kept with the stored bytes it came
+ * from — a branch hands back the same buffer for a key until the key is written again —
+ * so it is decoded once per write, not per read. It is deep-frozen, as every caller
+ * shares it: a caller that changes it throws; write a changed copy with `setProto`.
+ */
+export function getShared<T>(kv: KVStore, k: Key, type: ProtoType<T>): T | undefined {
+  const raw = kv.get(k);
+  if (!raw) return undefined;
+  let byRaw = shared.get(type) as WeakMap<Bytes, T> | undefined;
+  if (!byRaw) shared.set(type, (byRaw = new WeakMap()));
+  let v = byRaw.get(raw);
+  if (v === undefined) {
+    v = deepFreeze(type.decode(raw));
+    byRaw.set(raw, v);
+  }
+  return v;
 }
 
 /**

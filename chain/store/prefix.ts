@@ -1,8 +1,8 @@
 /** A view of a store under a key prefix: a module sees only its own keys. */
 import { Bytes, Key, KVStore, prefixEnd, toBuffer } from "./types";
 
-/** The latin1 strings of the (constant) prefixes, for string keys. */
-const prefixIds = new WeakMap<Bytes, string>();
+/** The (constant) prefixes as buffers and as latin1 strings, for string keys. */
+const prefixes = new WeakMap<Bytes, { readonly buf: Buffer; readonly id: string }>();
 
 export class PrefixKV implements KVStore {
   private readonly prefix: Buffer;
@@ -10,13 +10,14 @@ export class PrefixKV implements KVStore {
 
   /** `prefix` is not copied: it must not change (modules pass constants). */
   constructor(private readonly parent: KVStore, prefix: Bytes) {
-    this.prefix = toBuffer(prefix);
-    let id = prefixIds.get(prefix);
-    if (id === undefined) {
-      id = this.prefix.toString("latin1");
-      prefixIds.set(prefix, id);
+    let p = prefixes.get(prefix);
+    if (p === undefined) {
+      const buf = toBuffer(prefix);
+      p = { buf, id: buf.toString("latin1") };
+      prefixes.set(prefix, p);
     }
-    this.prefixId = id;
+    this.prefix = p.buf;
+    this.prefixId = p.id;
   }
 
   private k(key: Key): Key {

@@ -7,7 +7,8 @@ import { CommitStore, MemoryBackend, openLmdbStore, openMemoryStore } from "./co
 import { EMPTY_ROOT } from "./merkle";
 import { PrefixKV } from "./prefix";
 import { KVReader } from "./types";
-import { key, skey, u64, u64s } from "./codec";
+import { getProto, getShared, key, setProto, skey, u64, u64s } from "./codec";
+import { Market } from "../../client/src/generated/backstop/clearing/v1/clearing";
 import { GasKV, GasMeter } from "../app/gas";
 
 const b = (s: string) => Buffer.from(s);
@@ -303,6 +304,31 @@ describe("string keys (Key)", () => {
       ["\x05ka", null],
       ["\x05k\xff\x80", "2"],
     ]);
+  });
+});
+
+describe("getShared", () => {
+  it("decodes a stored record once per write, shares it frozen, and sees every write", () => {
+    const store = openMemoryStore();
+    const block = new CacheKV(store);
+    const tx = new CacheKV(block);
+    const k = skey(1, "BTC-USD");
+    setProto(block, k, Market, Market.fromPartial({ id: "BTC-USD", tickSize: "0.1", maxOpenOrdersPerAccount: 100 }));
+    const a = getShared(tx, k, Market)!;
+    expect(getShared(tx, k, Market)).toBe(a); // the same stored bytes: the same value
+    expect(getShared(block, k, Market)).toBe(a);
+    expect(Object.isFrozen(a)).toBe(true);
+    expect(() => {
+      (a as { tickSize: string }).tickSize = "1";
+    }).toThrow(TypeError);
+    expect(getProto(tx, k, Market)!.tickSize).toBe("0.1");
+    // A write in the tx's branch: the tx sees the new record, the block still the old one.
+    setProto(tx, k, Market, { ...a, tickSize: "0.5" });
+    expect(getShared(tx, k, Market)!.tickSize).toBe("0.5");
+    expect(getShared(block, k, Market)).toBe(a);
+    tx.write();
+    expect(getShared(block, k, Market)!.tickSize).toBe("0.5");
+    expect(getShared(block, skey(1, "ETH-USD"), Market)).toBeUndefined();
   });
 });
 

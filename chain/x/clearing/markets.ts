@@ -8,7 +8,7 @@
 import { Context } from "../../app/context";
 import { Dec } from "../../math/decimal";
 import { PrefixKV } from "../../store/prefix";
-import { getProto, key, skey, scanProto, setProto } from "../../store/codec";
+import { getShared, key, skey, scanProto, setProto } from "../../store/codec";
 import { Market, MarketStatus } from "../../../client/src/generated/backstop/clearing/v1/clearing";
 import { ErrInvalidMarket, ErrUnknownMarket } from "./errors";
 
@@ -22,7 +22,7 @@ export class MarketKeeper {
   }
 
   get(ctx: Context, id: string): Market | undefined {
-    return getProto(this.kv(ctx), skey(MARKET, id), Market);
+    return getShared(this.kv(ctx), skey(MARKET, id), Market);
   }
 
   /** The market, or clearing/2. */

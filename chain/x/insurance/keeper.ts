@@ -24,7 +24,7 @@
 import { Context } from "../../app/context";
 import { Dec } from "../../math/decimal";
 import { PrefixKV } from "../../store/prefix";
-import { getProto, key, skey, prefixEndOf, scanProto, setProto, u64 } from "../../store/codec";
+import { getProto, getShared, key, skey, prefixEndOf, scanProto, setProto, u64 } from "../../store/codec";
 import { BankKeeper } from "../bank/keeper";
 import { Params, Pool, PoolSnapshot, Withdrawal } from "../../../client/src/generated/backstop/insurance/v1/insurance";
 import { nav, PoolBook, shareValue, sharesForDeposit, withdrawalPayout } from "./types/shares";
@@ -76,7 +76,7 @@ export class InsuranceKeeper {
   }
 
   getParams(ctx: Context): Params {
-    return getProto(this.kv(ctx), skey(PARAMS), Params) ?? DEFAULT_INSURANCE_PARAMS;
+    return getShared(this.kv(ctx), skey(PARAMS), Params) ?? DEFAULT_INSURANCE_PARAMS;
   }
 
   setParams(ctx: Context, p: Params): void {
@@ -86,7 +86,7 @@ export class InsuranceKeeper {
   // --- pools --------------------------------------------------------------------------
 
   getPool(ctx: Context, id: string): Pool | undefined {
-    return getProto(this.kv(ctx), skey(POOL, id), Pool);
+    return getShared(this.kv(ctx), skey(POOL, id), Pool);
   }
 
   requirePool(ctx: Context, id: string): Pool {

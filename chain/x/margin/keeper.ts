@@ -15,7 +15,7 @@ import { Context } from "../../app/context";
 import { ErrInsufficientFunds } from "../../app/errors";
 import { Dec } from "../../math/decimal";
 import { PrefixKV } from "../../store/prefix";
-import { getProto, key, skey, prefixEndOf, scanProto, setProto } from "../../store/codec";
+import { getProto, getShared, key, skey, prefixEndOf, scanProto, setProto } from "../../store/codec";
 import { BankKeeper } from "../bank/keeper";
 import { OracleKeeper } from "../oracle/keeper";
 import { MarketKeeper } from "../clearing/markets";
@@ -123,7 +123,7 @@ export class MarginKeeper {
   }
 
   getParams(ctx: Context): Params {
-    return getProto(this.kv(ctx), skey(PARAMS), Params) ?? DEFAULT_MARGIN_PARAMS;
+    return getShared(this.kv(ctx), skey(PARAMS), Params) ?? DEFAULT_MARGIN_PARAMS;
   }
 
   setParams(ctx: Context, p: Params): void {
@@ -483,7 +483,7 @@ export class MarginKeeper {
 
   /** The market's current ratios; before its first end-block, the targets at today's σ. */
   ratios(ctx: Context, market: Market): { multiplier: Dec; imr: Dec; mmr: Dec; mmrTarget: Dec } {
-    const stored = getProto(this.kv(ctx), skey(RISK, market.id), MarketRisk);
+    const stored = getShared(this.kv(ctx), skey(RISK, market.id), MarketRisk);
     const t = this.targets(ctx, market);
     if (!stored) return { ...t, mmr: t.mmrTarget };
     // IMR applies at once to new exposure; MMR is the stepped value.

@@ -16,7 +16,7 @@
 import { Context } from "../../app/context";
 import { Dec } from "../../math/decimal";
 import { PrefixKV } from "../../store/prefix";
-import { getProto, key, skey, scanProto, setProto, u64, prefixEndOf } from "../../store/codec";
+import { getShared, key, skey, scanProto, setProto, u64, prefixEndOf } from "../../store/codec";
 import { Params, Price, Submission, Volatility } from "../../../client/src/generated/backstop/oracle/v1/oracle";
 import { aggregate, nextVariance, sigmaOf } from "./types/price";
 import { ErrNoPrice, ErrStalePrice, ErrUnknownTicker } from "./errors";
@@ -47,7 +47,7 @@ export class OracleKeeper {
   }
 
   getParams(ctx: Context): Params {
-    return getProto(this.kv(ctx), skey(PARAMS), Params) ?? DEFAULT_ORACLE_PARAMS;
+    return getShared(this.kv(ctx), skey(PARAMS), Params) ?? DEFAULT_ORACLE_PARAMS;
   }
 
   setParams(ctx: Context, p: Params): void {
@@ -86,7 +86,7 @@ export class OracleKeeper {
   }
 
   getPrice(ctx: Context, ticker: string): Price | undefined {
-    return getProto(this.kv(ctx), skey(PRICE, ticker), Price);
+    return getShared(this.kv(ctx), skey(PRICE, ticker), Price);
   }
 
   /** A price is stale when no quorum has set it within max_staleness of the block time. */
@@ -110,7 +110,7 @@ export class OracleKeeper {
   }
 
   getVolatility(ctx: Context, ticker: string): Volatility {
-    return getProto(this.kv(ctx), skey(VOLATILITY, ticker), Volatility) ?? { ticker, ewmaVariance: "0", sigma: "0" };
+    return getShared(this.kv(ctx), skey(VOLATILITY, ticker), Volatility) ?? { ticker, ewmaVariance: "0", sigma: "0" };
   }
 
   setVolatility(ctx: Context, v: Volatility): void {
