@@ -67,9 +67,12 @@ export function skey(table: number, ...parts: string[]): string {
   return out;
 }
 
-/** `u64(n)` as a latin1 string. */
+/** `u64(n)` as a latin1 string (built from two 32-bit halves: no buffer). */
 export function u64s(n: bigint): string {
-  return u64(n).toString("latin1");
+  if (n < 0n || n > 0xffffffffffffffffn) return u64(n).toString("latin1"); // throws as u64 does
+  const hi = Number(n >> 32n);
+  const lo = Number(n & 0xffffffffn);
+  return String.fromCharCode(hi >>> 24, (hi >>> 16) & 255, (hi >>> 8) & 255, hi & 255, lo >>> 24, (lo >>> 16) & 255, (lo >>> 8) & 255, lo & 255);
 }
 
 /** An unsigned 64-bit big-endian integer, for keys that sort by number. */

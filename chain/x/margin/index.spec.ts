@@ -13,7 +13,7 @@ import { EMPTY_READER } from "../../store/types";
 import { toAddress } from "../../crypto/keys";
 import { Dec } from "../../math/decimal";
 import { isLiquidatable } from "./types/risk";
-import { positionValues } from "./keeper";
+import { decodeKey, encodeKey, positionValues } from "./keeper";
 import { localnetMarket } from "../../app/genesis";
 import { GenesisState } from "../../../client/src/generated/backstop/clearing/v1/genesis";
 
@@ -23,6 +23,30 @@ const arbPos = fc.record({
   entry: fc.integer({ min: 40_000, max: 80_000 }),
   marginUsd: fc.integer({ min: 1, max: 20_000 }),
   snap: fc.integer({ min: -500, max: 500 }),
+});
+
+describe("liquidation index keys", () => {
+  it("are 32 bytes of raw + 2^255 mod 2^256 (the byte-at-a-time definition), decode back, and sort as their values", () => {
+    const reference = (raw: bigint) => {
+      const b = Buffer.alloc(32);
+      let x = raw + (1n << 255n);
+      for (let i = 31; i >= 0; i--) {
+        b[i] = Number(x & 0xffn);
+        x >>= 8n;
+      }
+      return b;
+    };
+    const raw = fc.bigInt({ min: -(1n << 200n), max: 1n << 200n });
+    fc.assert(
+      fc.property(raw, raw, (a, b) => {
+        const ka = encodeKey(Dec.fromRaw(a));
+        expect(ka.equals(reference(a))).toBe(true);
+        expect(decodeKey(ka)).toBe(a);
+        expect(Math.sign(Buffer.compare(ka, encodeKey(Dec.fromRaw(b))))).toBe(a < b ? -1 : a > b ? 1 : 0);
+      }),
+      { numRuns: 500 },
+    );
+  });
 });
 
 describe("liquidation index", () => {

@@ -72,20 +72,14 @@ export function liquidationKey(p: Position): { side: number; key: Dec } | null {
   return { side: SHORT, key: v.entryPrice.add(m.div(v.size.abs(), "floor")).sub(v.fundingSnapshot) };
 }
 
-function decodeKey(b: Buffer): bigint {
-  let x = 0n;
-  for (let i = 0; i < 32; i++) x = (x << 8n) | BigInt(b[i]);
-  return x - KEY_OFFSET;
+/** A liquidation-index key's 32 bytes back to its raw value (exported for tests). */
+export function decodeKey(b: Buffer): bigint {
+  return BigInt("0x" + b.toString("hex", 0, 32)) - KEY_OFFSET;
 }
 
-function encodeKey(k: Dec): Buffer {
-  const b = Buffer.alloc(32);
-  let x = k.raw + KEY_OFFSET;
-  for (let i = 31; i >= 0; i--) {
-    b[i] = Number(x & 0xffn);
-    x >>= 8n;
-  }
-  return b;
+/** A liquidation-index key as 32 big-endian bytes of raw + 2^255 (mod 2^256), so byte order is numeric order (exported for tests). */
+export function encodeKey(k: Dec): Buffer {
+  return Buffer.from(BigInt.asUintN(256, k.raw + KEY_OFFSET).toString(16).padStart(64, "0"), "hex");
 }
 
 export const DEFAULT_MARGIN_PARAMS: Params = { collateralDenom: "uusdc", maxMmrStepPerBlock: "0.001" };
