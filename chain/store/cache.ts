@@ -5,8 +5,10 @@
  *
  * Keys are held as latin1 strings (one character per byte), so that JavaScript's string
  * order is the keys' byte order: the entry map and the ordered tree compare them natively.
- * A key's string is computed once per access and handed down a chain of branches; a
- * branch written into a parent branch hands over its (already private) buffers as they are.
+ * A key given as that string (`Key`) is used as it is; one given as bytes is converted
+ * once per access; either way the string is handed down a chain of branches. A key's
+ * bytes are made from its string only when needed (changes at commit, iteration); a
+ * branch written into a parent branch hands over its entries' buffers as they are.
  */
 import BTree from "sorted-btree";
 import { Bytes, Change, Key, KVReader, KVStore, compareBytes, keyBytes, toBuffer } from "./types";
