@@ -7,26 +7,32 @@ import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { ProtoType } from "../app/module";
 import { Bytes, Key, KVStore } from "./types";
 
-/** Encoded parts of recent strings (ids and addresses repeat in every block); bounded. */
-const partCache = new Map<string, Buffer>();
+/** Encoded parts of recent strings (ids and addresses repeat in every block), as bytes and as latin1 (`Key`); bounded. */
+const partCache = new Map<string, { readonly buf: Buffer; id: string | null }>();
 const PART_CACHE_MAX = 65_536;
 
 /** A key part: one length byte, then the UTF-8 bytes (at most 255). Callers must not mutate it. */
 export function part(s: string | Uint8Array): Buffer {
-  if (typeof s === "string") {
-    const hit = partCache.get(s);
-    if (hit) return hit;
-  }
+  return typeof s === "string" ? cachedPart(s).buf : encodePart(s);
+}
+
+function encodePart(s: string | Uint8Array): Buffer {
   const b = typeof s === "string" ? Buffer.from(s, "utf8") : Buffer.from(s);
   if (b.length > 255) throw new RangeError("key part longer than 255 bytes");
   const out = Buffer.allocUnsafe(b.length + 1);
   out[0] = b.length;
   b.copy(out, 1);
-  if (typeof s === "string") {
-    if (partCache.size >= PART_CACHE_MAX) partCache.clear();
-    partCache.set(s, out);
-  }
   return out;
+}
+
+function cachedPart(s: string): { readonly buf: Buffer; id: string | null } {
+  let hit = partCache.get(s);
+  if (hit === undefined) {
+    hit = { buf: encodePart(s), id: null };
+    if (partCache.size >= PART_CACHE_MAX) partCache.clear();
+    partCache.set(s, hit);
+  }
+  return hit;
 }
 
 /** A key: a one-byte table prefix followed by parts. */
@@ -44,17 +50,10 @@ export function key(table: number, ...parts: (string | Uint8Array | Buffer)[]): 
   return out;
 }
 
-/** Latin1 strings of encoded parts of recent strings (see `skey`); bounded. */
-const partIdCache = new Map<string, string>();
-
 /** `part(s)` as a latin1 string (one character per byte). */
-export function partId(s: string): string {
-  const hit = partIdCache.get(s);
-  if (hit !== undefined) return hit;
-  const id = part(s).toString("latin1");
-  if (partIdCache.size >= PART_CACHE_MAX) partIdCache.clear();
-  partIdCache.set(s, id);
-  return id;
+function partId(s: string): string {
+  const c = cachedPart(s);
+  return (c.id ??= c.buf.toString("latin1"));
 }
 
 /**

@@ -176,16 +176,20 @@ export class ClearingKeeper {
     return Buffer.concat([this.sidePrefix(o.marketId, o.side), priceKey(Dec.parse(o.price), o.side), u64(o.id)]);
   }
 
-  /** A side's live orders in priority order (best price first, then oldest), read lazily from the price index. */
-  private *bookSide(ctx: Context, marketId: string, side: Side): IterableIterator<Order> {
+  /** The orders of an index (BOOK or IOC) under `prefix`, in the index's order: each entry's key ends with the order's id. */
+  private *indexed(ctx: Context, marketId: string, prefix: Buffer): IterableIterator<Order> {
     const kv = this.kv(ctx);
-    const prefix = this.sidePrefix(marketId, side);
     for (const [k] of kv.iterator(prefix, prefixEndOf(prefix))) {
       const id = Buffer.from(k.buffer, k.byteOffset + k.byteLength - 8, 8).readBigUInt64BE();
       const o = getProto(kv, this.orderKey(marketId, id), Order);
-      if (!o) throw new Error(`book entry of order ${id} in ${marketId} without its order`);
+      if (!o) throw new Error(`index entry of order ${id} in ${marketId} without its order`);
       yield o;
     }
+  }
+
+  /** A side's live orders in priority order (best price first, then oldest), read lazily from the price index. */
+  private bookSide(ctx: Context, marketId: string, side: Side): IterableIterator<Order> {
+    return this.indexed(ctx, marketId, this.sidePrefix(marketId, side));
   }
 
   private first(ctx: Context, marketId: string, side: Side): Order | undefined {
@@ -371,31 +375,20 @@ export class ClearingKeeper {
    * and the live ioc orders, which expire after it. `any` says whether the book is empty.
    */
   private auctionOrders(ctx: Context, marketId: string): { cross: Order[]; ioc: Order[]; any: boolean } {
-    const bid = this.first(ctx, marketId, Side.SIDE_BUY);
-    const ask = this.first(ctx, marketId, Side.SIDE_SELL);
+    const { bid, ask } = this.bestPrices(ctx, marketId);
     const cross: Order[] = [];
-    if (bid && ask && Dec.parse(bid.price).gte(Dec.parse(ask.price))) {
-      const bestBid = Dec.parse(bid.price);
-      const bestAsk = Dec.parse(ask.price);
+    if (bid && ask && bid.gte(ask)) {
       for (const o of this.bookSide(ctx, marketId, Side.SIDE_BUY)) {
-        if (Dec.parse(o.price).lt(bestAsk)) break;
+        if (Dec.parse(o.price).lt(ask)) break;
         cross.push(o);
       }
       for (const o of this.bookSide(ctx, marketId, Side.SIDE_SELL)) {
-        if (Dec.parse(o.price).gt(bestBid)) break;
+        if (Dec.parse(o.price).gt(bid)) break;
         cross.push(o);
       }
     }
-    const kv = this.kv(ctx);
-    const prefix = key(IOC, marketId);
-    const ioc: Order[] = [];
-    for (const [k] of kv.iterator(prefix, prefixEndOf(prefix))) {
-      const id = Buffer.from(k.buffer, k.byteOffset + k.byteLength - 8, 8).readBigUInt64BE();
-      const o = getProto(kv, this.orderKey(marketId, id), Order);
-      if (!o) throw new Error(`ioc entry of order ${id} in ${marketId} without its order`);
-      ioc.push(o);
-    }
-    return { cross, ioc, any: bid !== undefined || ask !== undefined };
+    const ioc = [...this.indexed(ctx, marketId, key(IOC, marketId))];
+    return { cross, ioc, any: bid !== null || ask !== null };
   }
 
   // --- auction and settlement -----------------------------------------------------------
