@@ -120,15 +120,26 @@ async function traders(count = 1000): Promise<{ accounts: TestAccount[]; edit: (
   };
 }
 
-/** Pre-signed orders: trader 2k buys and 2k+1 sells 0.001 BTC at 60,000, so every block's auction matches them all. */
-async function orders(accounts: TestAccount[], count: number): Promise<Uint8Array[]> {
+/**
+ * A signed tx placing 0.001 BTC-USD for trader `a` (account number 10 + a), with the next
+ * of `seq`'s sequences for it. Side 1 buys, 2 sells; time in force 1 gtc, 2 ioc.
+ */
+async function orderSigner(accounts: TestAccount[]): Promise<(a: number, side: 1 | 2, price: string, tif?: number, clientId?: bigint) => Uint8Array> {
   const { MsgPlaceOrder } = await import("../client/src/generated/backstop/clearing/v1/tx");
   const seq = accounts.map(() => 0n);
+  return (a, side, price, tif = 1, clientId = 0n) => {
+    const value = MsgPlaceOrder.encode({ owner: accounts[a].address, marketId: "BTC-USD", side, price, quantity: "0.001", timeInForce: tif, reduceOnly: false, clientId }).finish();
+    return signTx(accounts[a], [{ typeUrl: "/backstop.clearing.v1.MsgPlaceOrder", value }], { accountNumber: BigInt(10 + a), sequence: seq[a]++ });
+  };
+}
+
+/** Pre-signed orders: trader 2k buys and 2k+1 sells 0.001 BTC at 60,000, so every block's auction matches them all. */
+async function orders(accounts: TestAccount[], count: number): Promise<Uint8Array[]> {
+  const place = await orderSigner(accounts);
   const out: Uint8Array[] = [];
   for (let i = 0; i < count; i++) {
     const a = i % accounts.length;
-    const value = MsgPlaceOrder.encode({ owner: accounts[a].address, marketId: "BTC-USD", side: a % 2 === 0 ? 1 : 2, price: "60000", quantity: "0.001", timeInForce: 1, reduceOnly: false, clientId: BigInt(i) }).finish();
-    out.push(signTx(accounts[a], [{ typeUrl: "/backstop.clearing.v1.MsgPlaceOrder", value }], { accountNumber: BigInt(10 + a), sequence: seq[a]++ }));
+    out.push(place(a, a % 2 === 0 ? 1 : 2, "60000", 1, BigInt(i)));
   }
   return out;
 }
@@ -146,16 +157,11 @@ const bookDepth: Benchmark = {
     const { mkdtempSync, rmSync } = await import("node:fs");
     const { tmpdir } = await import("node:os");
     const { join } = await import("node:path");
-    const { MsgPlaceOrder } = await import("../client/src/generated/backstop/clearing/v1/tx");
     const dir = mkdtempSync(join(tmpdir(), "backstop-bench-"));
     const t = await traders(1002);
     const { app } = await initLocalnetApp(dir, t.edit);
     const resting = t.accounts.slice(0, 1000); // accounts 1000 and 1001 make the matching pairs
-    const seq = t.accounts.map(() => 0n);
-    const place = (a: number, side: 1 | 2, price: string, tif = 1) => {
-      const value = MsgPlaceOrder.encode({ owner: t.accounts[a].address, marketId: "BTC-USD", side, price, quantity: "0.001", timeInForce: tif, reduceOnly: false, clientId: 0n }).finish();
-      return signTx(t.accounts[a], [{ typeUrl: "/backstop.clearing.v1.MsgPlaceOrder", value }], { accountNumber: BigInt(10 + a), sequence: seq[a]++ });
-    };
+    const place = await orderSigner(t.accounts);
     let height = 1n;
     runBlock(app, height++, []);
     const ok = (r: ReturnType<typeof runBlock>) => {
