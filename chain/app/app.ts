@@ -2,9 +2,9 @@
  * BackstopApp: the ABCI 2.0 application.
  *
  * State lives in a CommitStore (LMDB on disk). A block executes on `deliverState`, a
- * branch over the committed store; every transaction runs on its own branch of it
- * (the ante handler's branch, and the messages' branch inside it), written through on
- * success and dropped on failure. FinalizeBlock ends by staging the block's changes in
+ * branch over the committed store; every transaction runs on it under a savepoint (the
+ * ante handler's, and the messages' inside it), kept on success and rolled back on
+ * failure. FinalizeBlock ends by staging the block's changes in
  * the Merkle trie, which yields the app hash; Commit writes state, trie, height and
  * app hash in one transaction. CheckTx runs on `checkState`, a separate branch reset at
  * every Commit, so the mempool's view never leaks into consensus state.
@@ -348,11 +348,12 @@ export class BackstopApp implements AbciApplication {
   // Transaction execution
 
   /**
-   * Runs one transaction on a branch of `parent`. The ante handler's writes (sequence,
-   * fee) survive a failure of the messages in deliver mode, as in the Cosmos SDK; at
-   * CheckTx only the ante handler runs, with each Msg's stateful `check`.
+   * Runs one transaction on `state` under a savepoint: what it writes is undone if it
+   * fails. The ante handler's writes (sequence, fee) survive a failure of the messages in
+   * deliver mode, as in the Cosmos SDK; at CheckTx only the ante handler runs, with each
+   * Msg's stateful `check`, whose writes are always undone.
    */
-  private runTx(mode: ExecMode, bytes: Uint8Array, parent: KVStore, height: bigint, time: bigint, blockGasLeft = -1n): TxOutcome {
+  private runTx(mode: ExecMode, bytes: Uint8Array, state: CacheKV, height: bigint, time: bigint, blockGasLeft = -1n): TxOutcome {
     const events = new EventManager();
     let gas = new GasMeter(0n);
     let tx: DecodedTx | undefined;
@@ -366,21 +367,29 @@ export class BackstopApp implements AbciApplication {
       if (blockGasLeft >= 0n && tx.gasLimit > blockGasLeft) {
         throw ErrOutOfGas.wrap(`out of gas in location: block gas meter; block gas left ${blockGasLeft}, tx wants ${tx.gasLimit}`);
       }
-      gas = mode === "simulate" ? GasMeter.infinite() : new GasMeter(tx.gasLimit);
-      const anteState = new CacheKV(parent);
-      const anteCtx = this.makeContext(anteState, mode, height, time, gas, events);
-      ante(anteCtx, tx, this.modules.auth, this.modules.bank, { simulate: mode === "simulate", minGasPrices: this.minGasPrices });
+    } catch (err) {
+      return outcome(err);
+    }
+    gas = mode === "simulate" ? GasMeter.infinite() : new GasMeter(tx.gasLimit);
+    const txMark = state.mark();
+    try {
+      const ctx = this.makeContext(state, mode, height, time, gas, events);
+      ante(ctx, tx, this.modules.auth, this.modules.bank, { simulate: mode === "simulate", minGasPrices: this.minGasPrices });
 
       if (mode === "check" || mode === "recheck") {
-        const probe = this.makeContext(new CacheKV(anteState), mode, height, time, gas, new EventManager());
-        for (const m of tx.msgs) m.def.check?.(probe, m.msg);
-        anteState.write();
+        const probeMark = state.mark();
+        const probe = this.makeContext(state, mode, height, time, gas, new EventManager());
+        try {
+          for (const m of tx.msgs) m.def.check?.(probe, m.msg);
+        } finally {
+          state.rollback(probeMark);
+          state.release(probeMark);
+        }
         return outcome(null, new Uint8Array(), events.events());
       }
 
       const anteEvents = events.length;
-      const msgState = new CacheKV(anteState);
-      const msgCtx = this.makeContext(msgState, mode, height, time, gas, events);
+      const msgMark = state.mark();
       const responses: Any[] = [];
       try {
         tx.msgs.forEach((m, i) => {
@@ -391,19 +400,23 @@ export class BackstopApp implements AbciApplication {
             ["module", module],
             ["msg_index", String(i)],
           ]);
-          responses.push(Any.fromPartial({ typeUrl: `${m.typeUrl}Response`, value: m.def.handle(msgCtx, m.msg) }));
+          responses.push(Any.fromPartial({ typeUrl: `${m.typeUrl}Response`, value: m.def.handle(ctx, m.msg) }));
         });
       } catch (err) {
+        // The messages' writes are undone; the ante handler's stay.
+        state.rollback(msgMark);
         events.truncate(anteEvents);
-        anteState.write();
         return outcome(err, new Uint8Array(), events.events());
+      } finally {
+        state.release(msgMark);
       }
-      msgState.write();
-      anteState.write();
       const data = TxMsgData.encode({ data: [], msgResponses: responses }).finish();
       return outcome(null, data, events.events());
     } catch (err) {
+      state.rollback(txMark);
       return outcome(err);
+    } finally {
+      state.release(txMark);
     }
   }
 }

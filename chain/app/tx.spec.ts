@@ -167,4 +167,30 @@ describe("transaction checks", () => {
       expectRejected(tx, "sdk", 6);
     });
   });
+
+  it("a message failing in delivery undoes every message of the tx (the first one's send too) but keeps the fee and the sequence", () => {
+    const seq = sequence(app, alice.address);
+    const a0 = balance(app, alice.address);
+    const b0 = balance(app, bob.address);
+    const tx = signTx(alice, [msgSend(alice.address, bob.address, "777"), msgSend(alice.address, bob.address, "99999999999999999")], { accountNumber: 1n, sequence: seq });
+    expect(app.checkTx({ tx, type: CheckTxType.NEW }).code).toBe(0); // balances are the messages' business
+    height++;
+    const r = runBlock(app, height, [tx]);
+    expect({ codespace: r.txResults[0].codespace, code: r.txResults[0].code }).toEqual({ codespace: "sdk", code: 5 });
+    const fee = 200_000n * 25n / 10000n + 1n;
+    expect(balance(app, bob.address)).toBe(b0);
+    expect(balance(app, alice.address)).toBe(a0 - fee);
+    expect(sequence(app, alice.address)).toBe(seq + 1n);
+    // The result keeps the ante handler's events only.
+    const types = new Set(r.txResults[0].events.map((e) => e.type));
+    expect(types.has("tx")).toBe(true);
+    expect(types.has("message")).toBe(false);
+    expect(r.txResults[0].events.some((e) => e.type === "transfer" && e.attributes.some((a) => a.key === "recipient" && a.value === bob.address))).toBe(false);
+    // The next sequence is the one expected, at CheckTx and in delivery.
+    const next = send({}, "5");
+    expect(app.checkTx({ tx: next, type: CheckTxType.NEW }).code).toBe(0);
+    height++;
+    expectOk(runBlock(app, height, [next]).txResults[0]);
+    expect(balance(app, bob.address)).toBe(b0 + 5n);
+  });
 });

@@ -9,6 +9,12 @@
  * once per access; either way the string is handed down a chain of branches. A key's
  * bytes are made from its string only when needed (changes at commit, iteration); a
  * branch written into a parent branch hands over its entries' buffers as they are.
+ *
+ * A branch also takes savepoints (`mark`, `rollback`, `release`): while one is held, each
+ * write records what it replaced in an undo log, and a rollback restores it. A
+ * transaction runs on the block's branch under a savepoint rather than on branches of
+ * its own, so that its writes are made once, in one map and tree, and each read looks in
+ * one map, with the same outcome as a branch written through or dropped.
  */
 import BTree from "sorted-btree";
 import { Bytes, Change, Key, KVReader, KVStore, compareBytes, keyBytes, toBuffer } from "./types";
@@ -18,6 +24,13 @@ interface Entry {
   /** The key's bytes, made from `id` when first needed (at commit, in iteration). */
   key: Buffer | null;
   value: Buffer | null; // null: deleted in this branch
+}
+
+/** What a write replaced: the entry's previous value, or ABSENT if the write made the entry. */
+const ABSENT = Symbol("absent");
+interface Undo {
+  readonly entry: Entry;
+  readonly prev: Buffer | null | typeof ABSENT;
 }
 
 const byteOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -35,6 +48,10 @@ export class CacheKV implements KVStore {
   private readonly reads: Map<string, Buffer | null> | null;
   /** The same entries in key order (a B+ tree: O(log n) insert, ordered range scans). */
   private readonly ordered = new BTree<string, Entry>(undefined, byteOrder);
+  /** The undo log while a savepoint is held (null: none is, and writes record nothing). */
+  private undo: Undo[] | null = null;
+  /** The savepoints held, outermost first: each its position in the undo log. */
+  private readonly marks: number[] = [];
 
   constructor(private readonly parent: KVReader) {
     this.reads = parent instanceof CacheKV ? null : new Map();
@@ -77,24 +94,68 @@ export class CacheKV implements KVStore {
   private put(id: string, value: Buffer | null): void {
     const e = this.writes.get(id);
     if (e) {
+      this.undo?.push({ entry: e, prev: e.value });
       e.value = value;
       return;
     }
     const entry: Entry = { id, key: null, value };
     this.writes.set(id, entry);
     this.ordered.set(id, entry);
+    this.undo?.push({ entry, prev: ABSENT });
+  }
+
+  /**
+   * Takes a savepoint: the branch's writes from now on can be undone by `rollback`.
+   * Savepoints nest; each ends with `release`, innermost first.
+   */
+  mark(): number {
+    this.undo ??= [];
+    this.marks.push(this.undo.length);
+    return this.undo.length;
+  }
+
+  /** Undoes every write made since the innermost savepoint, `mark` (latest first); it stays held. */
+  rollback(mark: number): void {
+    const undo = this.innermost(mark, "rollback");
+    for (let i = undo.length - 1; i >= mark; i--) {
+      const { entry, prev } = undo[i];
+      if (prev === ABSENT) {
+        this.writes.delete(entry.id);
+        this.ordered.delete(entry.id);
+      } else {
+        entry.value = prev;
+      }
+    }
+    undo.length = mark;
+  }
+
+  /**
+   * Ends the innermost savepoint, `mark`, keeping its writes: their undo records stay while
+   * an outer savepoint is held (it can still undo them), and go with the outermost.
+   */
+  release(mark: number): void {
+    this.innermost(mark, "release");
+    this.marks.pop();
+    if (this.marks.length === 0) this.undo = null;
+  }
+
+  private innermost(mark: number, what: string): Undo[] {
+    if (!this.undo || this.marks[this.marks.length - 1] !== mark) throw new Error(`${what} of ${mark}: not the innermost savepoint`);
+    return this.undo;
   }
 
   /** A change handed over by a child branch: its key and value buffers become this branch's. */
   private adopt(id: string, child: Entry): void {
     const e = this.writes.get(id);
     if (e) {
+      this.undo?.push({ entry: e, prev: e.value });
       e.value = child.value;
       return;
     }
     const entry: Entry = { id, key: child.key, value: child.value };
     this.writes.set(id, entry);
     this.ordered.set(id, entry);
+    this.undo?.push({ entry, prev: ABSENT });
   }
 
   /** Number of keys written (or deleted) in this branch. */
@@ -120,6 +181,7 @@ export class CacheKV implements KVStore {
 
   /** Applies this branch's changes to the parent (which must be writable) and empties it. */
   write(): void {
+    if (this.undo) throw new Error("write of a branch with a savepoint held");
     if (this.parent instanceof CacheKV) {
       // A branch of a branch: the parent keeps its own order, so insertion order will do.
       const parent = this.parent;
@@ -136,6 +198,7 @@ export class CacheKV implements KVStore {
 
   /** Discards every change of this branch. */
   reset(): void {
+    if (this.undo) throw new Error("reset of a branch with a savepoint held");
     this.writes.clear();
     this.ordered.clear();
     this.reads?.clear();

@@ -267,6 +267,84 @@ describe("CacheKV over CacheKV (a tx's branch over the block's)", () => {
   });
 });
 
+describe("CacheKV savepoints (a tx under a savepoint of the block's branch)", () => {
+  // Each step writes or deletes a key, takes a savepoint, or rolls back or releases the
+  // innermost one; the model is a branch per savepoint (the nested
+  // branches transactions ran on before), written into its parent on release, dropped
+  // on rollback. The savepointed branch must read, iterate and change like the model.
+  it("rollback and release leave what nested branches dropped and written through would (property)", () => {
+    const key = fc.uint8Array({ minLength: 1, maxLength: 3 }).map((a) => Buffer.from(a.map((x) => [0x00, 0x01, 0x80, 0xff][x % 4])));
+    const step = fc.oneof(
+      fc.tuple(fc.constant("put" as const), key, fc.option(fc.uint8Array({ maxLength: 2 }), { nil: null })),
+      fc.tuple(fc.constant("mark" as const)),
+      fc.tuple(fc.constant("rollback" as const)),
+      fc.tuple(fc.constant("release" as const)),
+    );
+    fc.assert(
+      fc.property(fc.array(fc.tuple(key, fc.uint8Array({ maxLength: 2 })), { maxLength: 20 }), fc.array(step, { maxLength: 60 }), (base, steps) => {
+        const store = openMemoryStore();
+        commitBlock(store, 1n, Object.fromEntries(base.map(([k, v]) => [k.toString("latin1"), Buffer.from(v).toString("latin1")])));
+        const block = new CacheKV(store);
+        const modelBlock = new CacheKV(store);
+        const marks: number[] = [];
+        const branches: CacheKV[] = [modelBlock]; // branches[i + 1] models savepoint marks[i]
+        const top = () => branches[branches.length - 1];
+        for (const st of steps) {
+          if (st[0] === "put") {
+            const [, k, v] = st;
+            if (v === null) {
+              block.delete(k);
+              top().delete(k);
+            } else {
+              block.set(k, v);
+              top().set(k, v);
+            }
+          } else if (st[0] === "mark") {
+            marks.push(block.mark());
+            branches.push(new CacheKV(top()));
+          } else if (st[0] === "rollback" && marks.length > 0) {
+            block.rollback(marks[marks.length - 1]);
+            top().reset();
+          } else if (st[0] === "release" && marks.length > 0) {
+            block.release(marks.pop()!);
+            branches.pop()!.write();
+          }
+        }
+        while (marks.length > 0) {
+          block.release(marks.pop()!);
+          branches.pop()!.write();
+        }
+        const all = (r: KVReader, reverse = false) => [...r.iterator(undefined, undefined, reverse)].map(([k, v]) => `${Buffer.from(k).toString("hex")}=${Buffer.from(v).toString("hex")}`);
+        expect(all(block)).toEqual(all(modelBlock));
+        expect(all(block, true)).toEqual(all(modelBlock, true));
+        const changes = (c: CacheKV) => c.changes().map(([k, v]) => `${k.toString("hex")}=${v === null ? "-" : v.toString("hex")}`);
+        expect(changes(block)).toEqual(changes(modelBlock));
+        // The log is gone with the outermost savepoint: the branch may be reset again.
+        expect(() => block.reset()).not.toThrow();
+      }),
+      { numRuns: 500, seed: 11 },
+    );
+  });
+
+  it("refuses a rollback or release of a savepoint not innermost or not held, and a write or reset while one is", () => {
+    const block = new CacheKV(openMemoryStore());
+    expect(() => block.rollback(0)).toThrow(/not the innermost/);
+    expect(() => block.release(0)).toThrow(/not the innermost/);
+    const m = block.mark();
+    block.set(b("z"), b("0"));
+    const inner = block.mark();
+    expect(() => block.rollback(m)).toThrow(/not the innermost/);
+    block.release(inner);
+    block.set(b("a"), b("1"));
+    expect(() => block.write()).toThrow(/savepoint held/);
+    expect(() => block.reset()).toThrow(/savepoint held/);
+    block.rollback(m);
+    expect(block.get(b("a"))).toBeUndefined();
+    expect(block.size).toBe(0);
+    block.release(m);
+  });
+});
+
 describe("string keys (Key)", () => {
   it("skey and u64s are key and u64 as latin1 strings, for any parts (property)", () => {
     fc.assert(
