@@ -36,6 +36,12 @@ function position(c: Chain, who: TestAccount, marketId: string) {
     return undefined;
   }
 }
+function freeOf(c: Chain, who: TestAccount): bigint {
+  return BigInt(c.query("/backstop.margin.v1.Query/Account", MarginQ.QueryAccountRequest, MarginQ.QueryAccountResponse, { address: who.address }).account!.freeCollateralUusdc);
+}
+function ordersOf(c: Chain, who: TestAccount) {
+  return c.query("/backstop.clearing.v1.Query/Orders", ClQ.QueryOrdersRequest, ClQ.QueryOrdersResponse, { address: who.address }).orders;
+}
 function solvency(c: Chain) {
   return c.query("/backstop.clearing.v1.Query/Solvency", ClQ.QuerySolvencyRequest, ClQ.QuerySolvencyResponse, {});
 }
@@ -54,8 +60,13 @@ describe("clearing", () => {
     ]);
     const supply0 = supply(c);
     // Bob rests an ask at 60,100 for 2 BTC; next block alice bids 60,200 for 1.5 BTC.
+    const bobFree0 = freeOf(c, bob);
     const [ask] = c.block([[bob, [order(bob.address, "BTC-USD", "sell", "2", "60100")]]]);
     expect(ask.code).toBe(0);
+    // The order holds what it took from bob's free collateral, and says so.
+    const reserved0 = BigInt(ordersOf(c, bob)[0].reservedUusdc);
+    expect(reserved0).toBeGreaterThan(0n);
+    expect(bobFree0 - freeOf(c, bob)).toBe(reserved0);
     const book = c.query("/backstop.clearing.v1.Query/Book", ClQ.QueryBookRequest, ClQ.QueryBookResponse, { marketId: "BTC-USD" });
     expect(book.asks).toEqual([{ price: d("60100"), quantity: d("2"), orderCount: 1 }]);
     const [bid] = c.block([[alice, [order(alice.address, "BTC-USD", "buy", "1.5", "60200")]]]);
@@ -76,7 +87,9 @@ describe("clearing", () => {
       [bob.address, "18030000", true],
       [alice.address, "45075000", false],
     ]);
-    // Bob's remaining 0.5 rests; the book shows it.
+    // Bob's remaining 0.5 rests, holding the unfilled quarter of its reservation (rounded up).
+    expect(BigInt(ordersOf(c, bob)[0].reservedUusdc)).toBe(reserved0 - (reserved0 * 3n) / 4n);
+    // The book shows it.
     const book2 = c.query("/backstop.clearing.v1.Query/Book", ClQ.QueryBookRequest, ClQ.QueryBookResponse, { marketId: "BTC-USD" });
     expect(book2).toEqual({ bids: [], asks: [{ price: d("60100"), quantity: d("0.5"), orderCount: 1 }] });
     const s = solvency(c);

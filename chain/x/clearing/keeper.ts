@@ -15,7 +15,7 @@
  *   0x04                    → next order id (u64)
  *   0x05 ‖ market           → AuctionResult (the latest auction)
  *   0x06 ‖ market           → FundingState
- *   0x07 ‖ u64 id           → reserved uusdc of an order (decimal string)
+ *   0x07                    (retired: an order's reservation is in the order, `reserved_uusdc`)
  *   0x08 ‖ u64 seq          → Liquidation (history)
  *   0x09                    → number of liquidations recorded (u64)
  *   0x0a ‖ market ‖ owner   → LiquidationAuction (a liquidatable position: watched, then auctioned)
@@ -58,7 +58,6 @@ const BY_OWNER = 0x03;
 const NEXT_ID = 0x04;
 const AUCTION = 0x05;
 const FUNDING = 0x06;
-const RESERVED = 0x07;
 const LIQUIDATIONS = 0x08;
 const LIQ_COUNT = 0x09;
 const AUCTIONS = 0x0a;
@@ -117,6 +116,9 @@ interface FeeTally {
 }
 
 const isMultiple = (x: Dec, step: Dec) => step.isPositive() && x.raw % step.raw === 0n;
+
+/** What an order still holds of its owner's free collateral (uusdc). */
+export const reservedOf = (o: Order): bigint => (o.reservedUusdc === "" ? 0n : BigInt(o.reservedUusdc));
 
 export class ClearingKeeper {
   constructor(
@@ -219,9 +221,8 @@ export class ClearingKeeper {
     if (o.timeInForce === TimeInForce.TIME_IN_FORCE_IOC) kv.delete(skey(IOC, o.marketId) + u64s(o.id));
     kv.delete(skey(BY_OWNER, o.owner) + u64s(o.id));
     this.setOpenOrders(ctx, o.owner, o.marketId, this.openOrders(ctx, o.owner, o.marketId) - 1);
-    const r = this.reserved(ctx, o.id);
+    const r = reservedOf(o);
     if (r > 0n) this.margin.addFree(ctx, o.owner, r);
-    kv.delete(skey(RESERVED) + u64s(o.id));
   }
 
   /** How many live orders the owner has in the market: one read, not a scan of its orders. */
@@ -237,22 +238,6 @@ export class ClearingKeeper {
     const b = Buffer.allocUnsafe(4);
     b.writeUInt32BE(n, 0);
     this.kv(ctx).set(k, b);
-  }
-
-  reserved(ctx: Context, id: bigint): bigint {
-    const raw = this.kv(ctx).get(skey(RESERVED) + u64s(id));
-    return raw ? BigInt(Buffer.from(raw).toString()) : 0n;
-  }
-
-  private setReserved(ctx: Context, id: bigint, amount: bigint): void {
-    const k = skey(RESERVED) + u64s(id);
-    if (amount > 0n) this.kv(ctx).set(k, Buffer.from(amount.toString()));
-    else this.kv(ctx).delete(k);
-  }
-
-  /** Σ reservations of an owner's orders: still the owner's collateral. */
-  reservedOf(ctx: Context, owner: string): bigint {
-    return this.ordersOf(ctx, owner).reduce((s, o) => s + this.reserved(ctx, o.id), 0n);
   }
 
   private nextOrderId(ctx: Context): bigint {
@@ -317,10 +302,10 @@ export class ClearingKeeper {
       clientId: o.clientId,
       placedHeight: ctx.height,
       isLiquidation: false,
+      reservedUusdc: reserve.toString(),
     };
     if (reserve > 0n) this.margin.subFree(ctx, o.owner, reserve);
     this.insertOrder(ctx, order);
-    this.setReserved(ctx, order.id, reserve);
     ctx.events.emitTyped("backstop.clearing.v1.EventOrderPlaced", { order: Order.toJSON(order) });
     return order;
   }
@@ -539,6 +524,7 @@ export class ClearingKeeper {
       clientId: 0n,
       placedHeight: ctx.height,
       isLiquidation: true,
+      reservedUusdc: "0",
     };
     this.insertOrder(ctx, order);
     ctx.events.emitTyped("backstop.clearing.v1.EventOrderPlaced", { order: Order.toJSON(order) });
@@ -837,11 +823,10 @@ export class ClearingKeeper {
   private settleFill(ctx: Context, market: Market, o: Order, qty: Dec, price: Dec, imr: Dec, fees: FeeTally): Order {
     const total = Dec.parse(o.quantity).sub(Dec.parse(o.filledQuantity));
     // Release the filled part of the reservation (all of it when the order completes).
-    const reserved = this.reserved(ctx, o.id);
+    const reserved = reservedOf(o);
     const release = qty.eq(total) ? reserved : (reserved * qty.raw) / total.raw;
     if (release > 0n) this.margin.addFree(ctx, o.owner, release);
-    this.setReserved(ctx, o.id, reserved - release);
-    const filled: Order = { ...o, filledQuantity: Dec.parse(o.filledQuantity).add(qty).toString() };
+    const filled: Order = { ...o, filledQuantity: Dec.parse(o.filledQuantity).add(qty).toString(), reservedUusdc: (reserved - release).toString() };
     this.updateOrder(ctx, filled);
 
     const maker = o.placedHeight < ctx.height;

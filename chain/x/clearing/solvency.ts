@@ -12,7 +12,7 @@ import { MarginKeeper, MARGIN_MODULE, positionValues } from "../margin/keeper";
 import { InsuranceKeeper } from "../insurance/keeper";
 import { equity } from "../margin/types/risk";
 import { MarketKeeper } from "./markets";
-import { ClearingKeeper } from "./keeper";
+import { ClearingKeeper, reservedOf } from "./keeper";
 import { QuerySolvencyResponse } from "../../../client/src/generated/backstop/clearing/v1/query";
 
 export interface SolvencyDeps {
@@ -51,7 +51,7 @@ export function solvency(ctx: Context, d: SolvencyDeps): QuerySolvencyResponse {
   });
   let free = 0n;
   for (const a of d.margin.accounts(ctx)) free += BigInt(a.freeCollateralUusdc);
-  for (const m of d.markets.all(ctx)) for (const o of d.clearing.ordersIn(ctx, m.id)) free += d.clearing.reserved(ctx, o.id);
+  for (const m of d.markets.all(ctx)) for (const o of d.clearing.ordersIn(ctx, m.id)) free += reservedOf(o);
   const pools = d.insurance.pools(ctx).map((p) => ({ poolId: p.id, balanceUusdc: p.balanceUusdc }));
   const poolTotal = pools.reduce((s, p) => s + BigInt(p.balanceUusdc), 0n);
   const account = d.bank.getBalance(ctx, d.bank.moduleAddress(MARGIN_MODULE), denom);

@@ -290,6 +290,12 @@ export interface Order {
   placedHeight: bigint;
   /** is_liquidation marks an engine-placed liquidation order. */
   isLiquidation: boolean;
+  /**
+   * reserved_uusdc is what the order still holds of its owner's free collateral: its
+   * worst-case initial margin and fee when placed, released pro rata as it fills and in
+   * full when it leaves the book (uusdc, integer; "0" for liquidation orders).
+   */
+  reservedUusdc: string;
 }
 
 /** BookLevel is the aggregated quantity at one price. */
@@ -913,6 +919,7 @@ function createBaseOrder(): Order {
     clientId: 0n,
     placedHeight: 0n,
     isLiquidation: false,
+    reservedUusdc: "",
   };
 }
 
@@ -962,6 +969,9 @@ export const Order: MessageFns<Order> = {
     }
     if (message.isLiquidation !== false) {
       writer.uint32(96).bool(message.isLiquidation);
+    }
+    if (message.reservedUusdc !== "") {
+      writer.uint32(106).string(message.reservedUusdc);
     }
     return writer;
   },
@@ -1075,6 +1085,14 @@ export const Order: MessageFns<Order> = {
             message.isLiquidation = reader.bool();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.reservedUusdc = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1101,6 +1119,7 @@ export const Order: MessageFns<Order> = {
       clientId: isSet(object.client_id) ? BigInt(object.client_id) : 0n,
       placedHeight: isSet(object.placed_height) ? BigInt(object.placed_height) : 0n,
       isLiquidation: isSet(object.is_liquidation) ? globalThis.Boolean(object.is_liquidation) : false,
+      reservedUusdc: isSet(object.reserved_uusdc) ? globalThis.String(object.reserved_uusdc) : "",
     };
   },
 
@@ -1142,6 +1161,9 @@ export const Order: MessageFns<Order> = {
     if (message.isLiquidation !== false) {
       obj.is_liquidation = message.isLiquidation;
     }
+    if (message.reservedUusdc !== "") {
+      obj.reserved_uusdc = message.reservedUusdc;
+    }
     return obj;
   },
 
@@ -1164,6 +1186,7 @@ export const Order: MessageFns<Order> = {
       ? BigInt(object.placedHeight)
       : 0n;
     message.isLiquidation = object.isLiquidation ?? false;
+    message.reservedUusdc = object.reservedUusdc ?? "";
     return message;
   },
 };
