@@ -68,7 +68,22 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   }
   const rpc = new RpcServer(engine, log);
   const { host, port } = parseLaddr(o.rpcLaddr ?? "tcp://127.0.0.1:26657");
-  const addr = await rpc.listen(host, port);
+  let addr: { host: string; port: number };
+  try {
+    addr = await rpc.listen(host, port);
+  } catch (e) {
+    // Nothing started yet: release the transport thread and the stores, so the process ends.
+    await rpc.close();
+    await engine.stop();
+    app.close();
+    await store.close();
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(
+      code === "EADDRINUSE"
+        ? `the RPC address ${host}:${port} is in use (is another node running? choose another with --rpc.laddr)`
+        : `cannot serve the RPC on ${host}:${port}: ${(e as Error).message}`,
+    );
+  }
   engine.start();
   log.info("node started", { chain_id: genesis.chain_id, height: engine.height(), rpc: `tcp://${addr.host}:${addr.port}` });
   let stopped = false;

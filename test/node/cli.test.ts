@@ -126,6 +126,50 @@ describe("backstop CLI and SDK against a localnet", () => {
     expect(usage.code).not.toBe(0);
   });
 
+  it("usage errors say what is wrong and exit 2; --chain-id is checked before signing; a busy RPC port ends start with exit 1", async () => {
+    const alice = (await cli("keys", "show", "alice")).json.address;
+    const unknown = await cli("frobnicate");
+    expect(unknown.code).toBe(2);
+    expect(unknown.json.error.message).toBe("unknown command: frobnicate");
+    const text = spawnSync(process.execPath, [BIN, "q", "nosuch"], { cwd: ROOT });
+    expect(text.status).toBe(2);
+    expect(text.stderr.toString()).toMatch(/^Error: unknown command: q nosuch\n[\s\S]*q solvency/);
+    const help = spawnSync(process.execPath, [BIN, "help", "tx", "clearing"], { cwd: ROOT });
+    expect(help.status).toBe(0);
+    expect(help.stdout.toString()).toMatch(/tx clearing place-order/);
+    expect(help.stdout.toString()).not.toMatch(/q solvency/);
+    const extra = await cli("keys", "show", "alice", "extra");
+    expect(extra.code).toBe(2);
+    expect(extra.json.error.message).toMatch(/unexpected argument "extra"/);
+    const badAddress = await cli("q", "margin", "position", "backstop1xyz", "BTC-USD");
+    expect(badAddress.code).toBe(2);
+    expect(badAddress.json.error.message).toMatch(/ADDRESS must be a backstop1/);
+    const badQty = await cli("tx", "clearing", "place-order", "BTC-USD", "buy", "abc", "60000", "--from", "alice");
+    expect(badQty.code).toBe(2);
+    expect(badQty.json.error.message).toMatch(/QUANTITY must be a decimal/);
+
+    const free = async () => (await cli("q", "margin", "account", alice)).json.account?.free_collateral_uusdc ?? "0";
+    const before = await free();
+    const wrong = await cli("tx", "margin", "deposit", "1uusdc", "--from", "alice", "--chain-id", "wrong-1");
+    expect(wrong.code).toBe(1);
+    expect(wrong.json.error.message).toMatch(/--chain-id wrong-1 does not match the node's chain backstop-local-1/);
+    expect(await free()).toBe(before);
+    const right = await cli("tx", "margin", "deposit", "1uusdc", "--from", "alice", "--chain-id", "backstop-local-1");
+    expect(right.code).toBe(0);
+    expect(BigInt(await free())).toBe(BigInt(before) + 1n);
+
+    // A second node on the first one's RPC port stops at once with the reason.
+    const home = `${node.home}-second`;
+    expect(spawnSync(process.execPath, [BIN, "init", "--home", home, "--localnet"], { cwd: ROOT }).status).toBe(0);
+    try {
+      const busy = spawnSync(process.execPath, [BIN, "start", "--home", home, "--rpc.laddr", `tcp://127.0.0.1:${node.port}`], { cwd: ROOT, timeout: 60_000 });
+      expect(busy.status).toBe(1);
+      expect(busy.stderr.toString()).toMatch(/RPC address 127\.0\.0\.1:\d+ is in use/);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+
   it("an LP stakes into majors and a matured withdrawal pays out automatically", async () => {
     const lp1 = (await cli("keys", "show", "lp1")).json.address;
     const dep = await cli("tx", "insurance", "deposit", "majors", "5000000uusdc", "--from", "lp1");

@@ -28,27 +28,53 @@ function findCommand(words: string[]): { cmd: Command; rest: string[] } | undefi
 }
 
 function usage(prefix: string[] = []): string {
-  const list = commands.filter((c) => prefix.every((w, i) => c.path[i] === w));
+  // The commands under the longest part of `prefix` that names any (all of them if none does).
+  let list = commands;
+  for (let n = prefix.length; n > 0; n--) {
+    const under = commands.filter((c) => prefix.slice(0, n).every((w, i) => c.path[i] === w));
+    if (under.length > 0) {
+      list = under;
+      break;
+    }
+  }
   return ["usage: backstop <command> [flags]", "", ...list.map((c) => `  ${c.usage}`), "", "common flags: --home DIR --node tcp://HOST:PORT --chain-id ID --from NAME|ADDRESS --keyring-dir DIR --keyring-backend test|file --output json|text"].join("\n");
+}
+
+/**
+ * How many positional arguments a command takes: the words of its usage after its path,
+ * up to the first flag, optional part or note (`tx bank send FROM TO AMOUNT` → 3).
+ */
+export function positionalCount(cmd: Command): number {
+  const words = cmd.usage.split("  ")[0].trim().split(/\s+/).slice(cmd.path.length);
+  let n = 0;
+  for (const w of words) {
+    if (w.startsWith("-") || w.startsWith("[") || w.startsWith("(")) break;
+    n++;
+  }
+  return n;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv);
   const aliased = args.positionals.map((w, i) => (i === 0 && w === "query" ? "q" : w));
-  const found = findCommand(aliased);
+  const help = args.flags.has("help") || aliased[0] === "help";
+  const words = aliased[0] === "help" ? aliased.slice(1) : aliased;
+  const found = findCommand(words);
   const output = args.flags.get("output") === "json" ? "json" : "text";
-  if (!found || args.flags.has("help")) {
-    const text = usage(found ? [...found.cmd.path] : aliased.slice(0, 2));
-    if (found || aliased.length === 0) {
+  if (!found || help) {
+    const text = usage(found ? [...found.cmd.path] : words.slice(0, 2));
+    if (help || words.length === 0) {
       process.stdout.write(text + "\n");
       return 0;
     }
-    const err = new CliError(`unknown command: ${aliased.join(" ")}`, { codespace: "cli", code: 2 });
+    const err = new CliError(`unknown command: ${words.join(" ")}`, { codespace: "cli", code: 2 });
     if (output === "json") process.stdout.write(JSON.stringify(errorJson(err)) + "\n");
-    process.stderr.write(text + "\n");
+    process.stderr.write(`Error: ${err.message}\n\n${text}\n`);
     return 2;
   }
   try {
+    const extra = found.rest.slice(positionalCount(found.cmd));
+    if (extra.length > 0) throw new UsageError(`unexpected argument${extra.length > 1 ? "s" : ""} ${extra.map((w) => JSON.stringify(w)).join(" ")}; usage: backstop ${found.cmd.usage}`);
     const ctx = makeContext({ positionals: found.rest, flags: args.flags });
     const code = await found.cmd.run(ctx);
     return code ?? 0;

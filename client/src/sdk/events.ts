@@ -7,6 +7,7 @@
  *   …
  *   stream.stop();
  */
+import { StreamingSocket } from "@cosmjs/socket";
 import { Comet38Client } from "@cosmjs/tendermint-rpc";
 
 export interface AbciEventLike {
@@ -84,32 +85,116 @@ export interface EventStream {
   stop(): void;
 }
 
+const SUBSCRIPTION_ID = "backstop-events";
+
 /**
- * Streams every Backstop event as blocks are committed: subscribes to new block
- * headers over the websocket and reads each block's results (transactions and
- * end-block events) in height order. `endpoint` is ws://host:26657 (CosmJS adds /websocket).
+ * Streams every Backstop event as blocks are committed: subscribes to new block headers
+ * over the websocket (`endpoint` is ws://host:26657; /websocket is added) and reads each
+ * block's results (transactions and end-block events) over HTTP, in height order.
+ *
+ * A dropped connection is reported to `onError` and reopened (after 0.1 s, doubling up
+ * to 5 s); the blocks committed meanwhile are read when it is back, so no event is
+ * missed or repeated. `stop()` closes everything, and the process can exit.
+ *
+ * The websocket is CosmJS's `StreamingSocket` rather than `Comet38Client`'s, because the
+ * latter's reconnecting socket (CosmJS 0.39) opens a new connection even after a
+ * deliberate `disconnect()`, which keeps a process alive after `stop()`.
  */
 export async function streamEvents(endpoint: string, onEvent: (e: BackstopEvent & { height: number }) => void, onError: (e: unknown) => void = () => {}): Promise<EventStream> {
-  const comet = await Comet38Client.connect(endpoint);
+  const base = endpoint.replace(/\/websocket\/?$/, "").replace(/\/$/, "");
+  const comet = await Comet38Client.connect(base.replace(/^ws/, "http"));
+  let stopped = false;
+  let socket: StreamingSocket | null = null;
+  let retry: ReturnType<typeof setTimeout> | null = null;
+  let attempt = 0;
+  let delivered = 0; // the last height whose events went to onEvent
   let queue = Promise.resolve();
-  const sub = comet.subscribeNewBlockHeader().subscribe({
-    next: (h) => {
-      queue = queue.then(async () => {
+
+  // Blocks up to `height` not delivered yet, oldest first, one at a time.
+  const catchUp = (height: number) => {
+    queue = queue.then(async () => {
+      for (let h = delivered === 0 ? height : delivered + 1; h <= height && !stopped; h++) {
         try {
-          const r = await comet.blockResults(h.height);
+          const r = await comet.blockResults(h);
           const events = [...r.results.flatMap((t) => (t.code === 0 ? t.events : [])), ...r.finalizeBlockEvents];
-          for (const e of parseEvents(events)) onEvent({ ...e, height: h.height });
+          delivered = h;
+          for (const e of parseEvents(events)) onEvent({ ...e, height: h });
         } catch (e) {
           onError(e);
+          return; // the next header tries again from here
         }
+      }
+    });
+  };
+
+  const open = () =>
+    new Promise<void>((resolve, reject) => {
+      const s = new StreamingSocket(`${base}/websocket`);
+      socket = s;
+      let subscribed = false;
+      const lost = (e: unknown) => {
+        if (!subscribed) return reject(e);
+        if (stopped || socket !== s) return;
+        onError(e);
+        reconnect();
+      };
+      s.events.subscribe({
+        next: (ev) => {
+          let msg: any;
+          try {
+            msg = JSON.parse(String(ev.data));
+          } catch (e) {
+            return onError(e);
+          }
+          if (msg.id === SUBSCRIPTION_ID && !subscribed) {
+            if (msg.error) return reject(new Error(`subscribe: ${msg.error.message ?? JSON.stringify(msg.error)}`));
+            subscribed = true;
+            attempt = 0;
+            return resolve();
+          }
+          const height = Number(msg.result?.data?.value?.header?.height ?? 0);
+          if (height > 0) catchUp(height);
+        },
+        error: (e) => lost(e instanceof Error ? e : new Error(`event stream: ${typeof e === "string" ? e : "socket error"}`)),
+        complete: () => lost(new Error("event stream: the node closed the websocket")),
       });
-    },
-    error: onError,
-    complete: () => {},
-  });
+      s.connect();
+      s.connected.then(
+        () => s.send(JSON.stringify({ jsonrpc: "2.0", id: SUBSCRIPTION_ID, method: "subscribe", params: { query: "tm.event='NewBlockHeader'" } })),
+        reject,
+      );
+    });
+
+  const reconnect = () => {
+    socket?.disconnect();
+    socket = null;
+    retry = setTimeout(
+      () => {
+        retry = null;
+        if (!stopped)
+          open().catch((e) => {
+            if (stopped) return;
+            onError(e);
+            reconnect();
+          });
+      },
+      Math.min(100 * 2 ** attempt++, 5_000),
+    );
+  };
+
+  try {
+    await open();
+  } catch (e) {
+    (socket as StreamingSocket | null)?.disconnect(); // set by open()
+    comet.disconnect();
+    throw e;
+  }
   return {
     stop() {
-      sub.unsubscribe();
+      stopped = true;
+      if (retry) clearTimeout(retry);
+      socket?.disconnect();
+      socket = null;
       comet.disconnect();
     },
   };

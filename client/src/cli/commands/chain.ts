@@ -35,6 +35,20 @@ function arg(ctx: CliContext, i: number, name: string, usage: string): string {
   return v;
 }
 
+/** A positional that must be a backstop1… address. */
+function addressArg(ctx: CliContext, i: number, name: string, usage: string): string {
+  const v = arg(ctx, i, name, usage);
+  if (!isAddress(v)) throw new UsageError(`${name} must be a backstop1… address, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** A positional that must be a positive decimal (quantities and prices: `0.5`, `60000`). */
+function decimalArg(ctx: CliContext, i: number, name: string, usage: string): string {
+  const v = arg(ctx, i, name, usage);
+  if (!/^\d+(\.\d+)?$/.test(v)) throw new UsageError(`${name} must be a decimal number like 0.5 or 60000, got ${JSON.stringify(v)}`);
+  return v;
+}
+
 async function signingClient(ctx: CliContext, fromArg?: string): Promise<BackstopClient> {
   const from = fromArg ?? flag(ctx.args, "from");
   if (!from) throw new UsageError("--from NAME|ADDRESS is required");
@@ -45,7 +59,16 @@ async function signingClient(ctx: CliContext, fromArg?: string): Promise<Backsto
   } catch (e) {
     throw new CliError(`key ${JSON.stringify(from)}: ${(e as Error).message}`, { codespace: "cli", code: 3 });
   }
-  return BackstopClient.connect(httpEndpoint(ctx.node), wallet, { gasPrice: flag(ctx.args, "gas-prices") });
+  const client = await BackstopClient.connect(httpEndpoint(ctx.node), wallet, { gasPrice: flag(ctx.args, "gas-prices") });
+  if (ctx.chainId !== undefined) {
+    // What the user means to sign for must be the chain the node runs: refuse before signing.
+    const actual = await client.signing.getChainId();
+    if (actual !== ctx.chainId) {
+      client.disconnect();
+      throw new CliError(`--chain-id ${ctx.chainId} does not match the node's chain ${actual} (at ${ctx.node})`, { codespace: "cli", code: 1 });
+    }
+  }
+  return client;
 }
 
 async function readClient(ctx: CliContext): Promise<BackstopClient> {
@@ -105,8 +128,7 @@ export const chainCommands: Command[] = [
     usage: "tx bank send FROM TO AMOUNT",
     async run(ctx) {
       const u = "tx bank send FROM TO AMOUNT";
-      const [from, to, amount] = [arg(ctx, 0, "FROM", u), arg(ctx, 1, "TO", u), parseCoin(arg(ctx, 2, "AMOUNT", u))];
-      if (!isAddress(to)) throw new UsageError(`TO must be a backstop1… address, got ${JSON.stringify(to)}`);
+      const [from, to, amount] = [arg(ctx, 0, "FROM", u), addressArg(ctx, 1, "TO", u), parseCoin(arg(ctx, 2, "AMOUNT", u))];
       const c = await signingClient(ctx, from);
       await runTx(ctx, c, (x) => x.send(to, amount.amount, amount.denom));
     },
@@ -116,7 +138,7 @@ export const chainCommands: Command[] = [
     usage: "tx oracle push-price TICKER PRICE --from FEEDER",
     async run(ctx) {
       const u = "tx oracle push-price TICKER PRICE";
-      const [ticker, price] = [arg(ctx, 0, "TICKER", u), arg(ctx, 1, "PRICE", u)];
+      const [ticker, price] = [arg(ctx, 0, "TICKER", u), decimalArg(ctx, 1, "PRICE", u)];
       const c = await signingClient(ctx);
       await runTx(ctx, c, (x) => x.submitPrice(ticker, price));
     },
@@ -199,7 +221,7 @@ export const chainCommands: Command[] = [
     usage: "tx clearing place-order MARKET buy|sell QUANTITY PRICE [--tif gtc|ioc|post-only] [--reduce-only] --from KEY",
     async run(ctx) {
       const u = "tx clearing place-order MARKET buy|sell QUANTITY PRICE";
-      const [market, side, quantity, price] = [arg(ctx, 0, "MARKET", u), arg(ctx, 1, "SIDE", u), arg(ctx, 2, "QUANTITY", u), arg(ctx, 3, "PRICE", u)];
+      const [market, side, quantity, price] = [arg(ctx, 0, "MARKET", u), arg(ctx, 1, "SIDE", u), decimalArg(ctx, 2, "QUANTITY", u), decimalArg(ctx, 3, "PRICE", u)];
       if (side !== "buy" && side !== "sell") throw new UsageError(`side must be buy or sell, got ${JSON.stringify(side)}`);
       const tif = flag(ctx.args, "tif", "gtc")!;
       if (tif !== "gtc" && tif !== "ioc" && tif !== "post-only") throw new UsageError("--tif must be gtc, ioc or post-only");
@@ -223,8 +245,7 @@ export const chainCommands: Command[] = [
     usage: "tx clearing bid-liquidation OWNER MARKET QUANTITY PRICE_LIMIT --from KEY   (take an auctioned position)",
     async run(ctx) {
       const u = "tx clearing bid-liquidation OWNER MARKET QUANTITY PRICE_LIMIT";
-      const [owner, market, quantity, limit] = [arg(ctx, 0, "OWNER", u), arg(ctx, 1, "MARKET", u), arg(ctx, 2, "QUANTITY", u), arg(ctx, 3, "PRICE_LIMIT", u)];
-      if (!isAddress(owner)) throw new UsageError(`OWNER must be a backstop1… address, got ${JSON.stringify(owner)}`);
+      const [owner, market, quantity, limit] = [addressArg(ctx, 0, "OWNER", u), arg(ctx, 1, "MARKET", u), decimalArg(ctx, 2, "QUANTITY", u), decimalArg(ctx, 3, "PRICE_LIMIT", u)];
       const c = await signingClient(ctx);
       await runTx(ctx, c, (x) => x.bidLiquidation(owner, market, quantity, limit));
     },
@@ -234,8 +255,7 @@ export const chainCommands: Command[] = [
     path: ["q", "bank", "balances"],
     usage: "q bank balances ADDRESS",
     async run(ctx) {
-      const address = arg(ctx, 0, "ADDRESS", "q bank balances ADDRESS");
-      if (!isAddress(address)) throw new UsageError(`not a backstop1… address: ${JSON.stringify(address)}`);
+      const address = addressArg(ctx, 0, "ADDRESS", "q bank balances ADDRESS");
       await runQuery(ctx, (c) => c.query.bank.allBalances(address), (balances) => ({ balances }));
     },
   },
@@ -269,7 +289,7 @@ export const chainCommands: Command[] = [
     path: ["q", "margin", "account"],
     usage: "q margin account ADDRESS",
     async run(ctx) {
-      const address = arg(ctx, 0, "ADDRESS", "q margin account ADDRESS");
+      const address = addressArg(ctx, 0, "ADDRESS", "q margin account ADDRESS");
       await runQuery(ctx, (c) => c.query.margin.account(address), (r) => marginQ.QueryAccountResponse.toJSON(r));
     },
   },
@@ -278,7 +298,7 @@ export const chainCommands: Command[] = [
     usage: "q margin position ADDRESS MARKET",
     async run(ctx) {
       const u = "q margin position ADDRESS MARKET";
-      const [address, market] = [arg(ctx, 0, "ADDRESS", u), arg(ctx, 1, "MARKET", u)];
+      const [address, market] = [addressArg(ctx, 0, "ADDRESS", u), arg(ctx, 1, "MARKET", u)];
       await runQuery(ctx, (c) => c.query.margin.position(address, market), (r) => marginQ.QueryPositionResponse.toJSON(r));
     },
   },
@@ -320,7 +340,7 @@ export const chainCommands: Command[] = [
     path: ["q", "insurance", "withdrawals"],
     usage: "q insurance withdrawals ADDRESS",
     async run(ctx) {
-      const address = arg(ctx, 0, "ADDRESS", "q insurance withdrawals ADDRESS");
+      const address = addressArg(ctx, 0, "ADDRESS", "q insurance withdrawals ADDRESS");
       await runQuery(ctx, (c) => c.query.insurance.withdrawals(address), (r) => insuranceQ.QueryWithdrawalsResponse.toJSON(r));
     },
   },
@@ -328,7 +348,7 @@ export const chainCommands: Command[] = [
     path: ["q", "insurance", "lp"],
     usage: "q insurance lp ADDRESS   (shares in every pool, valued at NAV, and pending withdrawals)",
     async run(ctx) {
-      const address = arg(ctx, 0, "ADDRESS", "q insurance lp ADDRESS");
+      const address = addressArg(ctx, 0, "ADDRESS", "q insurance lp ADDRESS");
       await runQuery(ctx, (c) => c.query.insurance.lpPosition(address), (r) => insuranceQ.QueryLpPositionResponse.toJSON(r));
     },
   },
@@ -354,7 +374,7 @@ export const chainCommands: Command[] = [
     path: ["q", "clearing", "orders"],
     usage: "q clearing orders ADDRESS",
     async run(ctx) {
-      const address = arg(ctx, 0, "ADDRESS", "q clearing orders ADDRESS");
+      const address = addressArg(ctx, 0, "ADDRESS", "q clearing orders ADDRESS");
       await runQuery(ctx, (c) => c.query.clearing.orders(address), (r) => clearingQ.QueryOrdersResponse.toJSON(r));
     },
   },
