@@ -11,7 +11,7 @@ import { stringToPath } from "@cosmjs/crypto";
 import { LOCALNET_MNEMONIC } from "../../chain/app/genesis";
 import { Dec } from "../../chain/math/decimal";
 import { BackstopClient, BackstopTxError, BackstopQueryError, streamEvents, BackstopEvent } from "../../client/src";
-import { BIN, NodeProcess, ROOT, spawnLocalnet, waitForHeight } from "../util/node";
+import { BIN, freePort, NodeProcess, ROOT, spawnLocalnet, waitForHeight } from "../util/node";
 
 const run = promisify(execFile);
 const d = (s: string) => Dec.parse(s).toString();
@@ -157,6 +157,11 @@ describe("backstop CLI and SDK against a localnet", () => {
     const right = await cli("tx", "margin", "deposit", "1uusdc", "--from", "alice", "--chain-id", "backstop-local-1");
     expect(right.code).toBe(0);
     expect(BigInt(await free())).toBe(BigInt(before) + 1n);
+
+    // No node there: the error says so (exit 1).
+    const nowhere = spawnSync(process.execPath, [BIN, "q", "solvency", "--node", `tcp://127.0.0.1:${await freePort()}`], { cwd: ROOT });
+    expect(nowhere.status).toBe(1);
+    expect(nowhere.stderr.toString()).toMatch(/^Error: cannot reach the node at tcp:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
 
     // A second node on the first one's RPC port stops at once with the reason.
     const home = `${node.home}-second`;

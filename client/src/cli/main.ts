@@ -4,7 +4,7 @@
  * Errors print their code and codespace and exit non-zero.
  */
 import { parseArgs, UsageError } from "./args";
-import { makeContext } from "./context";
+import { DEFAULT_NODE, makeContext } from "./context";
 import { Command } from "./registry";
 import { nodeCommands } from "./commands/node";
 import { keyCommands } from "./commands/keys";
@@ -54,6 +54,14 @@ export function positionalCount(cmd: Command): number {
   return n;
 }
 
+/** For a failed connection to the node (fetch's "fetch failed"), a message that says so. */
+function unreachable(e: unknown, node: string | true | undefined): string | undefined {
+  if (!(e instanceof TypeError) || e.message !== "fetch failed") return undefined;
+  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+  const where = typeof node === "string" ? node : DEFAULT_NODE;
+  return `cannot reach the node at ${where} (${cause?.code ?? cause?.message ?? "connection failed"}): is it running? (--node tcp://HOST:PORT)`;
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv);
   const aliased = args.positionals.map((w, i) => (i === 0 && w === "query" ? "q" : w));
@@ -79,7 +87,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     const code = await found.cmd.run(ctx);
     return code ?? 0;
   } catch (e) {
-    const err = e instanceof CliError ? e : e instanceof UsageError ? new CliError(e.message, { codespace: "cli", code: 2 }) : new CliError(e instanceof Error ? e.message : String(e), { codespace: "cli", code: 1 });
+    const err =
+      e instanceof CliError
+        ? e
+        : e instanceof UsageError
+          ? new CliError(e.message, { codespace: "cli", code: 2 })
+          : new CliError(unreachable(e, args.flags.get("node")) ?? (e instanceof Error ? e.message : String(e)), { codespace: "cli", code: 1 });
     if (output === "json") process.stdout.write(JSON.stringify(errorJson(err)) + "\n");
     process.stderr.write(`Error: ${err.message}${err.codespace !== "cli" ? ` (codespace ${err.codespace}, code ${err.code})` : ""}\n`);
     return e instanceof UsageError ? 2 : 1;
