@@ -51,14 +51,21 @@ import { mkdirSync } from "node:fs";
 
 export const APP_NAME = "backstop";
 export const APP_VERSION = "0.1.0";
-/** The protocol version reported in Info (bumped on any consensus-breaking change). */
-export const APP_PROTOCOL_VERSION = 1n;
+/**
+ * The protocol version reported in Info and recorded in the state at InitChain, bumped on
+ * any consensus-breaking change. A build refuses to open state of another version (there
+ * are no migrations yet). 2: an order's reservation lives in the order (`reserved_uusdc`),
+ * not in a record of its own.
+ */
+export const APP_PROTOCOL_VERSION = 2n;
 
 /** Application metadata under prefix 0x00 (the modules use 0x01…). */
 const META_PREFIX = Uint8Array.of(0x00);
 const CHAIN_ID_KEY = Buffer.from("chain_id");
 const CONSENSUS_KEY = Buffer.from("consensus_params");
 const BLOCK_TIME_KEY = Buffer.from("block_time");
+/** APP_PROTOCOL_VERSION of the build that ran InitChain (u64; absent: version 1). */
+const PROTOCOL_VERSION_KEY = Buffer.from("protocol_version");
 
 export interface AppOptions {
   /** Directory of the application's database; omit for an in-memory app (tests). */
@@ -113,6 +120,16 @@ export class BackstopApp implements AbciApplication {
     this.modules = buildModules();
     this.minGasPrices = parseGasPrices(opts.minGasPrices ?? DEFAULT_MIN_GAS_PRICES);
     this.maxTxBytes = opts.maxTxBytes ?? 1024 * 1024;
+    if (store.lastCommit().height > 0n) {
+      const raw = this.readMeta(store, PROTOCOL_VERSION_KEY);
+      const version = raw ? Buffer.from(raw).readBigUInt64BE(0) : 1n;
+      if (version !== APP_PROTOCOL_VERSION) {
+        store.close();
+        throw new Error(
+          `the state was written by protocol version ${version}; this build runs version ${APP_PROTOCOL_VERSION} and has no migration from it: start from a fresh home (backstop localnet --reset)`,
+        );
+      }
+    }
     this.checkState = new CacheKV(store);
     const t = this.readMeta(store, BLOCK_TIME_KEY);
     this.lastBlockTime = t ? Buffer.from(t).readBigInt64BE(0) : 0n;
@@ -187,6 +204,9 @@ export class BackstopApp implements AbciApplication {
     this.deliverState = new CacheKV(this.store);
     const meta = this.meta(this.deliverState);
     meta.set(CHAIN_ID_KEY, Buffer.from(req.chainId));
+    const version = Buffer.alloc(8);
+    version.writeBigUInt64BE(APP_PROTOCOL_VERSION);
+    meta.set(PROTOCOL_VERSION_KEY, version);
     this.chainIdCache = req.chainId;
     const block = req.consensusParams?.block;
     meta.set(

@@ -50,7 +50,7 @@ export class CacheKV implements KVStore {
   private readonly ordered = new BTree<string, Entry>(undefined, byteOrder);
   /** The undo log while a savepoint is held (null: none is, and writes record nothing). */
   private undo: Undo[] | null = null;
-  /** The savepoints held, outermost first: each its position in the undo log. */
+  /** The savepoints held, outermost first: where each begins in the undo log. */
   private readonly marks: number[] = [];
 
   constructor(private readonly parent: KVReader) {
@@ -99,25 +99,27 @@ export class CacheKV implements KVStore {
       return;
     }
     const entry: Entry = { id, key: null, value };
+    this.undo?.push({ entry, prev: ABSENT }); // first: a rollback removes what got in
     this.writes.set(id, entry);
     this.ordered.set(id, entry);
-    this.undo?.push({ entry, prev: ABSENT });
   }
 
   /**
    * Takes a savepoint: the branch's writes from now on can be undone by `rollback`.
-   * Savepoints nest; each ends with `release`, innermost first.
+   * Savepoints nest; each ends with `release`, innermost first. The returned mark is the
+   * savepoint's depth (0 for the outermost).
    */
   mark(): number {
     this.undo ??= [];
     this.marks.push(this.undo.length);
-    return this.undo.length;
+    return this.marks.length - 1;
   }
 
   /** Undoes every write made since the innermost savepoint, `mark` (latest first); it stays held. */
   rollback(mark: number): void {
     const undo = this.innermost(mark, "rollback");
-    for (let i = undo.length - 1; i >= mark; i--) {
+    const from = this.marks[mark];
+    for (let i = undo.length - 1; i >= from; i--) {
       const { entry, prev } = undo[i];
       if (prev === ABSENT) {
         this.writes.delete(entry.id);
@@ -126,7 +128,7 @@ export class CacheKV implements KVStore {
         entry.value = prev;
       }
     }
-    undo.length = mark;
+    undo.length = from;
   }
 
   /**
@@ -140,7 +142,7 @@ export class CacheKV implements KVStore {
   }
 
   private innermost(mark: number, what: string): Undo[] {
-    if (!this.undo || this.marks[this.marks.length - 1] !== mark) throw new Error(`${what} of ${mark}: not the innermost savepoint`);
+    if (!this.undo || mark !== this.marks.length - 1) throw new Error(`${what} of savepoint ${mark}: not the innermost one held`);
     return this.undo;
   }
 
@@ -153,9 +155,9 @@ export class CacheKV implements KVStore {
       return;
     }
     const entry: Entry = { id, key: child.key, value: child.value };
+    this.undo?.push({ entry, prev: ABSENT });
     this.writes.set(id, entry);
     this.ordered.set(id, entry);
-    this.undo?.push({ entry, prev: ABSENT });
   }
 
   /** Number of keys written (or deleted) in this branch. */
@@ -209,8 +211,12 @@ export class CacheKV implements KVStore {
     const hi = end ? idOf(end) : undefined;
     // This branch's entries within [start, end), in the iteration's order, read lazily
     // (found in O(log n), each next step O(1)) from a copy-on-write clone of the tree, so
-    // that callers may write to the branch while iterating: what they add is not seen, and
-    // reading only the first entries of a large range costs only those.
+    // that callers may write to the branch while iterating and reading only the first
+    // entries of a large range costs only those. Writes made during the iteration: a key
+    // the branch did not hold when it began is not seen; one it held is seen as it now
+    // stands (skipped if deleted), since the clone shares the entries. A transaction under
+    // a savepoint writes into the block's branch, so this holds for every key the block
+    // has written, as it would on any node: iteration stays deterministic.
     const tree = this.ordered.clone();
     const ours = reverse ? (hi !== undefined ? tree.entriesReversed(hi, undefined, true) : tree.entriesReversed()) : tree.entries(lo);
     const inRange = (id: string) => (reverse ? lo === undefined || id >= lo : hi === undefined || id < hi);

@@ -326,15 +326,37 @@ describe("CacheKV savepoints (a tx under a savepoint of the block's branch)", ()
     );
   });
 
+  it("iterating under a savepoint: keys held when it began are seen as they now stand, keys added are not", () => {
+    const block = new CacheKV(openMemoryStore());
+    for (const k of ["a", "b", "c"]) block.set(b(k), b("1")); // an earlier transaction's writes
+    const m = block.mark();
+    const seen: string[] = [];
+    for (const [k, v] of block.iterator()) {
+      const key = Buffer.from(k).toString();
+      seen.push(`${key}=${Buffer.from(v).toString()}`);
+      if (key === "a") {
+        block.delete(b("b"));
+        block.set(b("c"), b("2"));
+        block.set(b("bb"), b("new"));
+      }
+    }
+    expect(seen).toEqual(["a=1", "c=2"]);
+    block.rollback(m);
+    block.release(m);
+    expect(keys(block)).toEqual(["a", "b", "c"]);
+  });
+
   it("refuses a rollback or release of a savepoint not innermost or not held, and a write or reset while one is", () => {
     const block = new CacheKV(openMemoryStore());
     expect(() => block.rollback(0)).toThrow(/not the innermost/);
     expect(() => block.release(0)).toThrow(/not the innermost/);
     const m = block.mark();
-    block.set(b("z"), b("0"));
-    const inner = block.mark();
+    const inner = block.mark(); // no write between: still a different savepoint
+    expect(inner).not.toBe(m);
     expect(() => block.rollback(m)).toThrow(/not the innermost/);
+    expect(() => block.release(m)).toThrow(/not the innermost/);
     block.release(inner);
+    block.set(b("z"), b("0"));
     block.set(b("a"), b("1"));
     expect(() => block.write()).toThrow(/savepoint held/);
     expect(() => block.reset()).toThrow(/savepoint held/);

@@ -6,7 +6,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BackstopApp } from "../../chain/app/app";
+import { APP_PROTOCOL_VERSION, BackstopApp } from "../../chain/app/app";
+import { openLmdbStore } from "../../chain/store/commit";
 import { GENESIS_TIME, initLocalnetApp, msgSend, runBlock, signTx, TestAccount } from "../util/localnet";
 import { CheckTxType } from "../../chain/app/abci";
 
@@ -99,5 +100,31 @@ describe("determinism", () => {
     }
     whole.close();
     stepped.close();
+  });
+
+  it("records its protocol version at genesis and refuses to open state of another version", async () => {
+    const dir = tmp();
+    const { app } = await initLocalnetApp(dir);
+    runBlock(app, 1n, []);
+    const info = app.info({ version: "", blockVersion: 0n, p2pVersion: 0n, abciVersion: "" });
+    expect(info.appVersion).toBe(APP_PROTOCOL_VERSION);
+    app.close();
+    // The same home, as a build of version 1 left it: the version record says 1.
+    const store = openLmdbStore(dir);
+    const v1 = Buffer.alloc(8);
+    v1.writeBigUInt64BE(1n);
+    const appHash = store.stage([[Buffer.concat([Buffer.of(0x00), Buffer.from("protocol_version")]), v1]]);
+    store.commit(2n, appHash);
+    store.close();
+    expect(() => BackstopApp.open({ dataDir: dir })).toThrow(`the state was written by protocol version 1; this build runs version ${APP_PROTOCOL_VERSION}`);
+    // Refused, not changed: put the record back and it opens at the same height.
+    const again = openLmdbStore(dir);
+    const current = Buffer.alloc(8);
+    current.writeBigUInt64BE(APP_PROTOCOL_VERSION);
+    again.commit(3n, again.stage([[Buffer.concat([Buffer.of(0x00), Buffer.from("protocol_version")]), current]]));
+    again.close();
+    const reopened = BackstopApp.open({ dataDir: dir });
+    expect(reopened.info({ version: "", blockVersion: 0n, p2pVersion: 0n, abciVersion: "" }).lastBlockHeight).toBe(3n);
+    reopened.close();
   });
 });

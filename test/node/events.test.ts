@@ -4,7 +4,8 @@
  * are read when the connection is back), and after `stop()` nothing keeps the process
  * alive.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { createServer, Socket } from "node:net";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { DirectSecp256k1HdWallet } from "@cosmjs/proto-signing";
@@ -89,5 +90,43 @@ describe("streamEvents", () => {
     expect(r.stdout.toString().trim()).toBe("stopped");
     expect(r.status).toBe(0); // killed by the timeout, it would be null
     expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it("stop() while reconnecting to a node that accepts and never answers leaves nothing running", async () => {
+    const other = await spawnLocalnet({ blockTime: "200ms" });
+    const hung: Socket[] = [];
+    const hang = createServer((sock) => hung.push(sock)); // the websocket handshake never completes
+    const sdk = JSON.stringify(join(ROOT, "dist", "client", "src"));
+    const script = `
+      const { streamEvents } = require(${sdk});
+      (async () => {
+        const errors = [];
+        const stream = await streamEvents(${JSON.stringify(other.rpc.replace("http", "ws"))}, () => {}, (e) => errors.push(e));
+        process.stdout.write("ready\\n");
+        process.stdin.once("data", () => {
+          process.stdin.destroy();
+          stream.stop();
+          console.log("stopped after " + (errors.length > 0 ? "an error" : "none"));
+        });
+      })();`;
+    const child = spawn(process.execPath, ["-e", script], { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    try {
+      await waitFor(() => out.includes("ready"), "the stream to start");
+      await other.kill();
+      await new Promise<void>((resolve) => hang.listen(other.port, "127.0.0.1", () => resolve()));
+      await waitFor(() => hung.length > 0, "a reconnection attempt on the hanging server");
+      child.stdin.write("stop\n"); // while that attempt is still connecting
+      const timeout = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 5_000)); // below the 10 s subscribe timeout
+      expect(await Promise.race([exited, timeout])).toBe(0);
+      expect(out).toContain("stopped after an error");
+    } finally {
+      child.kill("SIGKILL");
+      for (const sock of hung) sock.destroy();
+      hang.close();
+      rmSync(other.home, { recursive: true, force: true });
+    }
   });
 });

@@ -7,7 +7,7 @@
  *   …
  *   stream.stop();
  */
-import { StreamingSocket } from "@cosmjs/socket";
+import { WebSocket } from "ws";
 import { Comet38Client } from "@cosmjs/tendermint-rpc";
 
 export interface AbciEventLike {
@@ -86,97 +86,120 @@ export interface EventStream {
 }
 
 const SUBSCRIPTION_ID = "backstop-events";
+const SUBSCRIBE_TIMEOUT_MS = 10_000;
 
 /**
  * Streams every Backstop event as blocks are committed: subscribes to new block headers
  * over the websocket (`endpoint` is ws://host:26657; /websocket is added) and reads each
  * block's results (transactions and end-block events) over HTTP, in height order.
  *
- * A dropped connection is reported to `onError` and reopened (after 0.1 s, doubling up
- * to 5 s); the blocks committed meanwhile are read when it is back, so no event is
- * missed or repeated. `stop()` closes everything, and the process can exit.
+ * A dropped connection (or one not subscribed within 10 s) is reported to `onError` and
+ * reopened (after 0.1 s, doubling up to 5 s); the blocks committed meanwhile are read when
+ * it is back, and a block whose results could not be read is read again with the next
+ * header, so no event is missed or repeated. An exception thrown by `onEvent` goes to
+ * `onError`. After `stop()` no event is delivered, every connection (even one still
+ * opening) is closed, no timer is left, and the process can exit.
  *
- * The websocket is CosmJS's `StreamingSocket` rather than `Comet38Client`'s, because the
- * latter's reconnecting socket (CosmJS 0.39) opens a new connection even after a
- * deliberate `disconnect()`, which keeps a process alive after `stop()`.
+ * The websocket is `ws`'s rather than `Comet38Client`'s: the reconnecting socket of
+ * CosmJS 0.39 opens a new connection even after a deliberate `disconnect()`, and cannot
+ * abort one that is still connecting.
  */
 export async function streamEvents(endpoint: string, onEvent: (e: BackstopEvent & { height: number }) => void, onError: (e: unknown) => void = () => {}): Promise<EventStream> {
   const base = endpoint.replace(/\/websocket\/?$/, "").replace(/\/$/, "");
   const comet = await Comet38Client.connect(base.replace(/^ws/, "http"));
   let stopped = false;
-  let socket: StreamingSocket | null = null;
+  let current: { socket: WebSocket; timer: ReturnType<typeof setTimeout> } | null = null; // the connection, or the attempt
   let retry: ReturnType<typeof setTimeout> | null = null;
   let attempt = 0;
-  let delivered = 0; // the last height whose events went to onEvent
+  let next: number | undefined; // the next height whose events are due
   let queue = Promise.resolve();
 
-  // Blocks up to `height` not delivered yet, oldest first, one at a time.
+  const close = (s: WebSocket) => {
+    s.removeAllListeners();
+    s.on("error", () => {}); // terminating a socket still connecting reports that
+    s.terminate();
+  };
+
+  // Every block from `next` up to `height`, oldest first, one at a time.
   const catchUp = (height: number) => {
     queue = queue.then(async () => {
-      for (let h = delivered === 0 ? height : delivered + 1; h <= height && !stopped; h++) {
+      next ??= height; // the first header: events from its block on
+      let h: number = next;
+      while (!stopped && h <= height) {
+        let events: readonly AbciEventLike[];
         try {
           const r = await comet.blockResults(h);
-          const events = [...r.results.flatMap((t) => (t.code === 0 ? t.events : [])), ...r.finalizeBlockEvents];
-          delivered = h;
-          for (const e of parseEvents(events)) onEvent({ ...e, height: h });
+          events = [...r.results.flatMap((t) => (t.code === 0 ? t.events : [])), ...r.finalizeBlockEvents];
         } catch (e) {
-          onError(e);
-          return; // the next header tries again from here
+          if (!stopped) onError(e);
+          return; // read again with the next header
         }
+        if (stopped) return;
+        next = h + 1;
+        for (const e of parseEvents(events)) {
+          try {
+            onEvent({ ...e, height: h });
+          } catch (err) {
+            onError(err);
+          }
+        }
+        h++;
       }
     });
   };
 
   const open = () =>
     new Promise<void>((resolve, reject) => {
-      const s = new StreamingSocket(`${base}/websocket`);
-      socket = s;
+      const s = new WebSocket(`${base}/websocket`);
       let subscribed = false;
-      const lost = (e: unknown) => {
-        if (!subscribed) return reject(e);
-        if (stopped || socket !== s) return;
-        onError(e);
-        reconnect();
+      let failed = false;
+      const fail = (e: Error) => {
+        if (failed) return;
+        failed = true;
+        clearTimeout(timer);
+        close(s);
+        if (current?.socket === s) current = null;
+        if (!subscribed) reject(e);
+        else if (!stopped) {
+          onError(e);
+          reconnect();
+        }
       };
-      s.events.subscribe({
-        next: (ev) => {
-          let msg: any;
-          try {
-            msg = JSON.parse(String(ev.data));
-          } catch (e) {
-            return onError(e);
-          }
-          if (msg.id === SUBSCRIPTION_ID && !subscribed) {
-            if (msg.error) return reject(new Error(`subscribe: ${msg.error.message ?? JSON.stringify(msg.error)}`));
-            subscribed = true;
-            attempt = 0;
-            return resolve();
-          }
-          const height = Number(msg.result?.data?.value?.header?.height ?? 0);
-          if (height > 0) catchUp(height);
-        },
-        error: (e) => lost(e instanceof Error ? e : new Error(`event stream: ${typeof e === "string" ? e : "socket error"}`)),
-        complete: () => lost(new Error("event stream: the node closed the websocket")),
+      const timer = setTimeout(() => fail(new Error(`event stream: not subscribed within ${SUBSCRIBE_TIMEOUT_MS / 1000} s`)), SUBSCRIBE_TIMEOUT_MS);
+      current = { socket: s, timer };
+      s.on("open", () => s.send(JSON.stringify({ jsonrpc: "2.0", id: SUBSCRIPTION_ID, method: "subscribe", params: { query: "tm.event='NewBlockHeader'" } })));
+      s.on("message", (data) => {
+        let msg: any;
+        try {
+          msg = JSON.parse(data.toString());
+        } catch (e) {
+          return onError(e);
+        }
+        if (!subscribed) {
+          if (msg.id !== SUBSCRIPTION_ID) return;
+          if (msg.error) return fail(new Error(`event stream: subscribe refused: ${msg.error.message ?? JSON.stringify(msg.error)}`));
+          subscribed = true;
+          attempt = 0;
+          clearTimeout(timer);
+          return resolve();
+        }
+        const height = Number(msg.result?.data?.value?.header?.height ?? 0);
+        if (height > 0) catchUp(height);
       });
-      s.connect();
-      s.connected.then(
-        () => s.send(JSON.stringify({ jsonrpc: "2.0", id: SUBSCRIPTION_ID, method: "subscribe", params: { query: "tm.event='NewBlockHeader'" } })),
-        reject,
-      );
+      s.on("error", (e) => fail(new Error(`event stream: ${e.message}`)));
+      s.on("close", () => fail(new Error("event stream: the node closed the websocket")));
     });
 
   const reconnect = () => {
-    socket?.disconnect();
-    socket = null;
     retry = setTimeout(
       () => {
         retry = null;
-        if (!stopped)
-          open().catch((e) => {
-            if (stopped) return;
-            onError(e);
-            reconnect();
-          });
+        if (stopped) return;
+        open().catch((e) => {
+          if (stopped) return;
+          onError(e);
+          reconnect();
+        });
       },
       Math.min(100 * 2 ** attempt++, 5_000),
     );
@@ -185,7 +208,6 @@ export async function streamEvents(endpoint: string, onEvent: (e: BackstopEvent 
   try {
     await open();
   } catch (e) {
-    (socket as StreamingSocket | null)?.disconnect(); // set by open()
     comet.disconnect();
     throw e;
   }
@@ -193,8 +215,11 @@ export async function streamEvents(endpoint: string, onEvent: (e: BackstopEvent 
     stop() {
       stopped = true;
       if (retry) clearTimeout(retry);
-      socket?.disconnect();
-      socket = null;
+      if (current) {
+        clearTimeout(current.timer);
+        close(current.socket);
+        current = null;
+      }
       comet.disconnect();
     },
   };
