@@ -157,6 +157,12 @@ describe("backstop CLI and SDK against a localnet", () => {
     const right = await cli("tx", "margin", "deposit", "1uusdc", "--from", "alice", "--chain-id", "backstop-local-1");
     expect(right.code).toBe(0);
     expect(BigInt(await free())).toBe(BigInt(before) + 1n);
+    // In text mode a tx prints its fields and events too, one line each.
+    const text2 = spawnSync(process.execPath, [BIN, "tx", "margin", "deposit", "1uusdc", "--from", "alice", "--home", node.home, "--node", `tcp://127.0.0.1:${node.port}`], { cwd: ROOT });
+    expect(text2.status).toBe(0);
+    const lines = text2.stdout.toString().split("\n");
+    expect(lines.slice(0, 7).map((l) => l.split(":")[0])).toEqual(["txhash", "height", "code", "raw_log", "gas_wanted", "gas_used", "events"]);
+    expect(lines).toContain(`  backstop.margin.v1.EventDeposit: amount_uusdc="1", owner="${alice}"`);
 
     // No node there: the error says so (exit 1).
     const nowhere = spawnSync(process.execPath, [BIN, "q", "solvency", "--node", `tcp://127.0.0.1:${await freePort()}`], { cwd: ROOT });

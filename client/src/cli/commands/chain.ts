@@ -87,12 +87,20 @@ function txJson(r: DeliverTxResponse) {
   };
 }
 
+/** A tx result as text (Cosmos CLI style): its fields, then each event as `type: key=value, …`. */
+export function txText(r: DeliverTxResponse): string {
+  const j = txJson(r);
+  const lines = [`txhash: ${j.txhash}`, `height: ${j.height}`, `code: ${j.code}`, `raw_log: ${JSON.stringify(j.raw_log)}`, `gas_wanted: ${j.gas_wanted}`, `gas_used: ${j.gas_used}`, "events:"];
+  for (const e of j.events) lines.push(`  ${e.type}: ${e.attributes.map((a) => `${a.key}=${a.value}`).join(", ")}`);
+  return lines.join("\n");
+}
+
 /** Runs a tx through the SDK; chain refusals become CliErrors with the chain's codespace and code. */
 async function runTx(ctx: CliContext, client: BackstopClient, f: (c: BackstopClient) => Promise<DeliverTxResponse>): Promise<void> {
   try {
     ctx.progress("simulating, signing and broadcasting; waiting for inclusion…");
     const r = await f(client);
-    ctx.print(txJson(r), () => `txhash: ${r.transactionHash}\nheight: ${r.height}\ncode: ${r.code}\ngas used: ${r.gasUsed}`);
+    ctx.print(txJson(r), () => txText(r));
   } catch (e) {
     if (e instanceof BackstopTxError) throw new CliError(e.message, { codespace: e.codespace, code: e.code, txhash: e.txhash });
     throw e;
