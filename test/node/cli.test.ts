@@ -3,7 +3,7 @@
  * parses, transactions wait for inclusion, and bad input exits non-zero with the chain's
  * codespace and code and changes nothing.
  */
-import { execFile, spawnSync } from "node:child_process";
+import { execFile, spawn, spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { promisify } from "node:util";
 import { DirectSecp256k1HdWallet } from "@cosmjs/proto-signing";
@@ -11,7 +11,7 @@ import { stringToPath } from "@cosmjs/crypto";
 import { LOCALNET_MNEMONIC } from "../../chain/app/genesis";
 import { Dec } from "../../chain/math/decimal";
 import { BackstopClient, BackstopTxError, BackstopQueryError, streamEvents, BackstopEvent } from "../../client/src";
-import { BIN, freePort, NodeProcess, ROOT, spawnLocalnet, waitForHeight } from "../util/node";
+import { BIN, freePort, NodeProcess, ROOT, spawnLocalnet, tempHome, waitForHeight } from "../util/node";
 
 const run = promisify(execFile);
 const d = (s: string) => Dec.parse(s).toString();
@@ -346,5 +346,30 @@ describe("how nodes are started", () => {
     const ran = spawnSync(BIN, ["--help"], { cwd: ROOT, encoding: "utf8" });
     expect(ran.status).toBe(0);
     expect(ran.stdout).toContain("usage: backstop");
+  });
+
+  test("a fresh localnet answers its RPC only once block 1 is committed: the genesis accounts are there from the first answer", async () => {
+    const home = tempHome();
+    const port = await freePort();
+    const proc = spawn(process.execPath, [BIN, "localnet", "--home", home, "--rpc.laddr", `tcp://127.0.0.1:${port}`, "--reset"], { cwd: ROOT, stdio: "ignore" });
+    try {
+      let status: any;
+      for (const end = Date.now() + 30_000; status === undefined && Date.now() < end; ) {
+        status = await fetch(`http://127.0.0.1:${port}/status`).then((r) => r.json(), () => undefined);
+        if (status === undefined) await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(Number(status.result.sync_info.latest_block_height)).toBeGreaterThanOrEqual(1);
+      const client = await BackstopClient.connect(`http://127.0.0.1:${port}`);
+      try {
+        const alice = (await client.query.bank.allBalances("backstop1jrkmdcwgq94uaamx6zax2luewlhf7u4ksuhpdp")).find((c) => c.denom === "uusdc");
+        expect(alice?.amount).toBe("10000000000000");
+      } finally {
+        client.disconnect();
+      }
+    } finally {
+      proc.kill("SIGTERM");
+      await new Promise((r) => proc.once("exit", r));
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });
