@@ -92,6 +92,9 @@ describe("backstop CLI and SDK against a localnet", () => {
     const over = await cli("tx", "margin", "withdraw", "2500001uusdc", "--from", "alice");
     expect(over.code).toBe(1);
     expect(over.json.error).toMatchObject({ codespace: "margin", code: 2 });
+    // Beside the error, the tx's own fields, as a tx prints them: refused before inclusion, height 0.
+    expect(over.json).toMatchObject({ code: 2, codespace: "margin", height: "0", events: [] });
+    expect(over.json.raw_log).toMatch(/insufficient free collateral/);
     expect((await cli("q", "margin", "account", alice)).json.account.free_collateral_uusdc).toBe("2500000");
     const wd = await cli("tx", "margin", "withdraw", "500000uusdc", "--from", "alice");
     expect(wd.json.code).toBe(0);

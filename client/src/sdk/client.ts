@@ -48,6 +48,8 @@ export class BackstopTxError extends Error {
     readonly code: number,
     readonly txhash?: string,
     readonly height?: number,
+    /** The included tx's response, when the tx was included in a block and failed there. */
+    readonly response?: DeliverTxResponse,
   ) {
     super(message);
     this.name = "BackstopTxError";
@@ -184,7 +186,7 @@ export class BackstopClient {
     }
     if (res.code !== 0) {
       const stored = await this.comet.tx({ hash: fromHex(res.transactionHash) });
-      throw new BackstopTxError(res.rawLog ?? `tx failed with code ${res.code}`, stored.result.codespace ?? "", res.code, res.transactionHash, res.height);
+      throw new BackstopTxError(res.rawLog ?? `tx failed with code ${res.code}`, stored.result.codespace ?? "", res.code, res.transactionHash, res.height, res);
     }
     return res;
   }

@@ -102,7 +102,14 @@ async function runTx(ctx: CliContext, client: BackstopClient, f: (c: BackstopCli
     const r = await f(client);
     ctx.print(txJson(r), () => txText(r));
   } catch (e) {
-    if (e instanceof BackstopTxError) throw new CliError(e.message, { codespace: e.codespace, code: e.code, txhash: e.txhash });
+    if (e instanceof BackstopTxError) {
+      // The tx's result fields as a tx prints them, beside the error: those of the block it
+      // failed in, or — refused before inclusion (simulation, CheckTx) — height 0 and no events.
+      const tx = e.response
+        ? { ...txJson(e.response), codespace: e.codespace }
+        : { txhash: e.txhash ?? "", height: "0", code: e.code, codespace: e.codespace, raw_log: e.message, gas_wanted: "0", gas_used: "0", events: [] };
+      throw new CliError(e.message, { codespace: e.codespace, code: e.code, txhash: e.txhash, tx });
+    }
     throw e;
   } finally {
     client.disconnect();

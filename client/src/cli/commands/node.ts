@@ -95,12 +95,13 @@ export const nodeCommands: Command[] = [
   },
   {
     path: ["localnet"],
-    usage: "localnet [--home DIR (./.localnet)] [--rpc.laddr tcp://127.0.0.1:26657] [--reset]   a fresh single-validator chain",
+    usage: "localnet [--home DIR (./.localnet)] [--rpc.laddr tcp://127.0.0.1:26657] [--reset]   a single-validator chain: fresh in a new home or with --reset, else the home's chain resumes",
     async run(ctx) {
       const home = resolve(flag(ctx.args, "home", ".localnet")!);
       if (has(ctx.args, "reset") && existsSync(home)) rmSync(home, { recursive: true, force: true });
-      if (!existsSync(paths(home).genesis)) await initLocalnetHome(home);
-      process.stderr.write(`localnet: home ${home}, chain-id ${LOCALNET_CHAIN_ID}, RPC ${flag(ctx.args, "rpc.laddr", "tcp://127.0.0.1:26657")}\n`);
+      const fresh = !existsSync(paths(home).genesis);
+      if (fresh) await initLocalnetHome(home);
+      process.stderr.write(`localnet: ${fresh ? "a fresh chain" : "resuming the chain"} in ${home}, chain-id ${LOCALNET_CHAIN_ID}, RPC ${flag(ctx.args, "rpc.laddr", "tcp://127.0.0.1:26657")}\n`);
       return runStart(ctx, home);
     },
   },
