@@ -9,6 +9,7 @@ import secp256k1 from "secp256k1";
 import { fromBech32, toBech32 } from "@cosmjs/encoding";
 import { ripemd160 } from "@noble/hashes/ripemd160";
 import { hash } from "node:crypto";
+import { Memo } from "../memo";
 
 export const BECH32_PREFIX = "backstop";
 
@@ -77,18 +78,14 @@ export function verifiedKey(signature: Uint8Array, message: Uint8Array, pubkey: 
  * compressed key costs a square root (~3 µs, 8–10% of a verification, measured), and an
  * account signs with the same key again and again. A pure memo; bounded, cleared when full.
  */
-const expandedKeys = new Map<string, Uint8Array>();
-const EXPANDED_MAX = 100_000;
+// publicKeyConvert throws for a point not on the curve: nothing is remembered then.
+const expandedKeys = new Memo<string, Uint8Array>(100_000, (id) => secp256k1.publicKeyConvert(Buffer.from(id, "latin1"), false));
+
+/** A key's bytes as a latin1 string, to look it up by. */
+const keyId = (pubkey: Uint8Array): string => Buffer.from(pubkey.buffer, pubkey.byteOffset, pubkey.byteLength).toString("latin1");
 
 function expanded(pubkey: Uint8Array): Uint8Array {
-  const id = Buffer.from(pubkey.buffer, pubkey.byteOffset, pubkey.byteLength).toString("latin1");
-  let full = expandedKeys.get(id);
-  if (full === undefined) {
-    full = secp256k1.publicKeyConvert(pubkey, false); // throws for a point not on the curve
-    if (expandedKeys.size >= EXPANDED_MAX) expandedKeys.clear();
-    expandedKeys.set(id, full);
-  }
-  return full;
+  return expandedKeys.get(keyId(pubkey));
 }
 
 function ecdsaVerify(signature: Uint8Array, digest: Uint8Array, pubkey: Uint8Array): boolean {
@@ -114,30 +111,19 @@ export function toAddress(bytes: Uint8Array): string {
 }
 
 /** Bech32 account addresses of recent public keys (two hashes and a bech32 encoding each; bounded). */
-const pubkeyAddresses = new Map<string, string>();
+const pubkeyAddresses = new Memo<string, string>(100_000, (id) => toAddress(pubkeyToAddressBytes(Buffer.from(id, "latin1"))));
 
 /** The account address of a compressed secp256k1 public key (`toAddress(pubkeyToAddressBytes(pubkey))`), remembered. */
 export function pubkeyAddress(pubkey: Uint8Array): string {
-  const id = Buffer.from(pubkey.buffer, pubkey.byteOffset, pubkey.byteLength).toString("latin1");
-  const hit = pubkeyAddresses.get(id);
-  if (hit !== undefined) return hit;
-  const address = toAddress(pubkeyToAddressBytes(pubkey));
-  if (pubkeyAddresses.size >= 100_000) pubkeyAddresses.clear();
-  pubkeyAddresses.set(id, address);
-  return address;
+  return pubkeyAddresses.get(keyId(pubkey));
 }
 
 /** Decodes a bech32 address with our prefix and 20 or 32 data bytes; throws on anything else. */
-const decoded = new Map<string, Uint8Array>();
+// Decoding bech32 is pure and costly: recent results are remembered (an invalid address throws, and is not).
+const decoded = new Memo<string, Uint8Array>(100_000, decodeAddress);
 
 export function addressBytes(address: string): Uint8Array {
-  // Decoding bech32 is pure and costly; remember recent results (bounded).
-  const hit = decoded.get(address);
-  if (hit) return hit;
-  const data = decodeAddress(address);
-  if (decoded.size >= 100_000) decoded.clear();
-  decoded.set(address, data);
-  return data;
+  return decoded.get(address);
 }
 
 function decodeAddress(address: string): Uint8Array {

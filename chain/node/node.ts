@@ -61,21 +61,13 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
   const engine = new Engine(app, store, genesis, validator, { blockTimeMs: o.blockTimeMs ?? 1000, diagnose: () => storageDiagnosis(o.home) }, log);
   try {
     await engine.handshake();
+    // A fresh chain commits block 1 (genesis applied) before its RPC answers, so a client
+    // that starts as soon as the port does finds the genesis accounts.
+    if (engine.height() === 0) await engine.produceBlock();
   } catch (e) {
     app.close();
     await store.close();
     throw e;
-  }
-  if (engine.height() === 0) {
-    // A fresh chain commits block 1 (genesis applied) before its RPC answers, so a client
-    // that starts as soon as the port does finds the genesis accounts.
-    try {
-      await engine.produceBlock();
-    } catch (e) {
-      app.close();
-      await store.close();
-      throw e;
-    }
   }
   const rpc = new RpcServer(engine, log);
   const { host, port } = parseLaddr(o.rpcLaddr ?? "tcp://127.0.0.1:26657");

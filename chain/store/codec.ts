@@ -6,10 +6,10 @@
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { ProtoType } from "../app/module";
 import { Bytes, Key, KVStore } from "./types";
+import { Memo } from "../memo";
 
 /** Encoded parts of recent strings (ids and addresses repeat in every block), as bytes and as latin1 (`Key`); bounded. */
-const partCache = new Map<string, { readonly buf: Buffer; id: string | null }>();
-const PART_CACHE_MAX = 65_536;
+const partCache = new Memo<string, { readonly buf: Buffer; id: string | null }>(65_536, (s) => ({ buf: encodePart(s), id: null }));
 
 /** A key part: one length byte, then the UTF-8 bytes (at most 255). Callers must not mutate it. */
 export function part(s: string | Uint8Array): Buffer {
@@ -26,13 +26,7 @@ function encodePart(s: string | Uint8Array): Buffer {
 }
 
 function cachedPart(s: string): { readonly buf: Buffer; id: string | null } {
-  let hit = partCache.get(s);
-  if (hit === undefined) {
-    hit = { buf: encodePart(s), id: null };
-    if (partCache.size >= PART_CACHE_MAX) partCache.clear();
-    partCache.set(s, hit);
-  }
-  return hit;
+  return partCache.get(s);
 }
 
 /** A key: a one-byte table prefix followed by parts. */

@@ -14,6 +14,7 @@ import { Context } from "../../app/context";
 import { ErrUnauthorized } from "../../app/errors";
 import { PrefixKV } from "../../store/prefix";
 import { addressBytes } from "../../crypto/keys";
+import { Memo } from "../../memo";
 
 export const AUTH_STORE_PREFIX = Uint8Array.of(0x01);
 const ACCOUNT_PREFIX = 0x01;
@@ -113,7 +114,7 @@ function writeVarint(out: Buffer, at: number, v: bigint): number {
   return at;
 }
 
-const accountKeys = new Map<string, string>();
+const accountKeys = new Memo<string, string>(65_536, (address) => String.fromCharCode(ACCOUNT_PREFIX) + Buffer.from(addressBytes(address)).toString("latin1"));
 
 export class AuthKeeper {
   private kv(ctx: Context) {
@@ -141,13 +142,7 @@ export class AuthKeeper {
 
   /** An account's key as a latin1 string (see `Key`); recent ones are kept (bounded), sparing a bech32 decode per access. */
   private accountKey(address: string): string {
-    let k = accountKeys.get(address);
-    if (k === undefined) {
-      k = String.fromCharCode(ACCOUNT_PREFIX) + Buffer.from(addressBytes(address)).toString("latin1");
-      if (accountKeys.size >= 65_536) accountKeys.clear();
-      accountKeys.set(address, k);
-    }
-    return k;
+    return accountKeys.get(address);
   }
 
   getAccount(ctx: Context, address: string): Account | undefined {

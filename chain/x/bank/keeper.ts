@@ -10,6 +10,7 @@ import { Context } from "../../app/context";
 import { Coin } from "../../app/coins";
 import { ErrInsufficientFunds, ErrInvalidCoins } from "../../app/errors";
 import { addressBytes, moduleAddress, toAddress } from "../../crypto/keys";
+import { Memo } from "../../memo";
 import { PrefixKV } from "../../store/prefix";
 import { prefixEnd } from "../../store/types";
 import { AuthKeeper } from "../auth/keeper";
@@ -24,17 +25,13 @@ function balancePrefix(address: string): Buffer {
 }
 
 /** Balance keys (latin1 strings, see `Key`) of recent (address, denom) pairs: every transfer reads and writes two (bounded). */
-const balanceKeys = new Map<string, string>();
+const balanceKeys = new Memo<string, string>(65_536, (id) => {
+  const [address, denom] = id.split("\0");
+  return Buffer.concat([balancePrefix(address), Buffer.from(denom)]).toString("latin1");
+});
 
 function balanceKey(address: string, denom: string): string {
-  const id = `${address}\0${denom}`;
-  let k = balanceKeys.get(id);
-  if (k === undefined) {
-    k = Buffer.concat([balancePrefix(address), Buffer.from(denom)]).toString("latin1");
-    if (balanceKeys.size >= 65_536) balanceKeys.clear();
-    balanceKeys.set(id, k);
-  }
-  return k;
+  return balanceKeys.get(`${address}\0${denom}`);
 }
 
 export class BankKeeper {

@@ -26,6 +26,7 @@
 import { Context } from "../../app/context";
 import { ProtoType } from "../../app/module";
 import { Dec } from "../../math/decimal";
+import { Memo } from "../../memo";
 import { PrefixKV } from "../../store/prefix";
 import { getProto, key, skey, u64s, prefixEndOf, scanProto, setProto, u64 } from "../../store/codec";
 import { BankKeeper } from "../bank/keeper";
@@ -85,15 +86,10 @@ function priceKey(price: Dec, side: Side): Buffer {
   return Buffer.from((side === Side.SIDE_BUY ? PRICE_SPAN - x : x).toString(16).padStart(66, "0"), "hex");
 }
 
-const poolAccounts = new Map<string, string>();
+const poolAccounts = new Memo<string, string>(4_096, (poolId) => moduleAddress(`insurance/${poolId}`));
 /** The account under which a pool holds the positions it took over (SPEC §3.6 step 4). */
 export function poolAccount(poolId: string): string {
-  let a = poolAccounts.get(poolId);
-  if (!a) {
-    a = moduleAddress(`insurance/${poolId}`);
-    poolAccounts.set(poolId, a);
-  }
-  return a;
+  return poolAccounts.get(poolId);
 }
 
 export interface PlaceOrder {
