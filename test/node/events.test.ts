@@ -5,7 +5,9 @@
  * alive.
  */
 import { spawn, spawnSync } from "node:child_process";
+import { createServer as createHttpServer } from "node:http";
 import { createServer, Socket } from "node:net";
+import { WebSocketServer } from "ws";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { DirectSecp256k1HdWallet } from "@cosmjs/proto-signing";
@@ -36,6 +38,40 @@ describe("streamEvents", () => {
       if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
       await new Promise((r) => setTimeout(r, 50));
     }
+  };
+
+  /**
+   * A process that streams from `endpoint`, says "ready", and on a line on its stdin stops
+   * the stream and says whether it had seen an error; `stop()` sends the line and resolves
+   * with its exit code, or "timeout" if it has not exited 5 s later (below the stream's
+   * 10 s subscribe and request timeouts).
+   */
+  const streamingChild = (endpoint: string) => {
+    const sdk = JSON.stringify(join(ROOT, "dist", "client", "src"));
+    const script = `
+      const { streamEvents } = require(${sdk});
+      (async () => {
+        const errors = [];
+        const stream = await streamEvents(${JSON.stringify(endpoint)}, () => {}, (e) => errors.push(e));
+        process.stdout.write("ready\\n");
+        process.stdin.once("data", () => {
+          process.stdin.destroy();
+          stream.stop();
+          console.log("stopped after " + (errors.length > 0 ? "an error" : "none"));
+        });
+      })();`;
+    const child = spawn(process.execPath, ["-e", script], { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    return {
+      output: () => out,
+      stop: () => {
+        child.stdin.write("stop\n");
+        return Promise.race([exited, new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 5_000))]);
+      },
+      kill: () => child.kill("SIGKILL"),
+    };
   };
 
   it("delivers every event once and in height order across a node restart, reporting the drop", async () => {
@@ -96,37 +132,48 @@ describe("streamEvents", () => {
     const other = await spawnLocalnet({ blockTime: "200ms" });
     const hung: Socket[] = [];
     const hang = createServer((sock) => hung.push(sock)); // the websocket handshake never completes
-    const sdk = JSON.stringify(join(ROOT, "dist", "client", "src"));
-    const script = `
-      const { streamEvents } = require(${sdk});
-      (async () => {
-        const errors = [];
-        const stream = await streamEvents(${JSON.stringify(other.rpc.replace("http", "ws"))}, () => {}, (e) => errors.push(e));
-        process.stdout.write("ready\\n");
-        process.stdin.once("data", () => {
-          process.stdin.destroy();
-          stream.stop();
-          console.log("stopped after " + (errors.length > 0 ? "an error" : "none"));
-        });
-      })();`;
-    const child = spawn(process.execPath, ["-e", script], { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (d) => (out += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    const child = streamingChild(other.rpc.replace("http", "ws"));
     try {
-      await waitFor(() => out.includes("ready"), "the stream to start");
+      await waitFor(() => child.output().includes("ready"), "the stream to start");
       await other.kill();
       await new Promise<void>((resolve) => hang.listen(other.port, "127.0.0.1", () => resolve()));
       await waitFor(() => hung.length > 0, "a reconnection attempt on the hanging server");
-      child.stdin.write("stop\n"); // while that attempt is still connecting
-      const timeout = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 5_000)); // below the 10 s subscribe timeout
-      expect(await Promise.race([exited, timeout])).toBe(0);
-      expect(out).toContain("stopped after an error");
+      expect(await child.stop()).toBe(0); // while that attempt is still connecting
+      expect(child.output()).toContain("stopped after an error");
     } finally {
-      child.kill("SIGKILL");
+      child.kill();
       for (const sock of hung) sock.destroy();
       hang.close();
       rmSync(other.home, { recursive: true, force: true });
+    }
+  });
+
+  it("stop() while a block's results are being read from a node that never answers leaves nothing running", async () => {
+    // A node that subscribes the stream and announces a block, then never answers HTTP.
+    const server = createHttpServer(() => {
+      /* every request hangs */
+    });
+    const wss = new WebSocketServer({ server, path: "/websocket" });
+    wss.on("connection", (ws) =>
+      ws.on("message", (m) => {
+        const req = JSON.parse(m.toString());
+        ws.send(JSON.stringify({ jsonrpc: "2.0", id: req.id, result: {} }));
+        ws.send(JSON.stringify({ jsonrpc: "2.0", id: `${req.id}#event`, result: { query: "tm.event='NewBlockHeader'", data: { type: "tendermint/event/NewBlockHeader", value: { header: { height: "7" } } } } }));
+      }),
+    );
+    let requests = 0;
+    server.on("request", () => requests++);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+    const port = (server.address() as { port: number }).port;
+    const child = streamingChild(`ws://127.0.0.1:${port}`);
+    try {
+      await waitFor(() => child.output().includes("ready") && requests > 0, "the stream to ask for block 7's results");
+      expect(await child.stop()).toBe(0);
+    } finally {
+      child.kill();
+      wss.close();
+      server.closeAllConnections();
+      server.close();
     }
   });
 });

@@ -8,7 +8,7 @@
  *   stream.stop();
  */
 import { WebSocket } from "ws";
-import { Comet38Client } from "@cosmjs/tendermint-rpc";
+import { Comet38Client, RpcClient } from "@cosmjs/tendermint-rpc";
 
 export interface AbciEventLike {
   readonly type: string;
@@ -87,6 +87,31 @@ export interface EventStream {
 
 const SUBSCRIPTION_ID = "backstop-events";
 const SUBSCRIBE_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 10_000;
+
+/**
+ * CosmJS's RpcClient over HTTP, whose requests `disconnect()` aborts and which gives up on
+ * one after `timeoutMs`. (CosmJS's HttpClient can do neither: a request in flight to a
+ * node that stopped answering kept a stopped stream's process alive.)
+ */
+function abortableHttp(url: string, timeoutMs: number): RpcClient {
+  const stopped = new AbortController();
+  return {
+    async execute(request) {
+      const res = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(request),
+        signal: AbortSignal.any([stopped.signal, AbortSignal.timeout(timeoutMs)]),
+      });
+      if (res.status >= 400) throw new Error(`${request.method}: HTTP ${res.status}`);
+      const body = (await res.json()) as Awaited<ReturnType<RpcClient["execute"]>> & { error?: unknown };
+      if (body.error) throw new Error(`${request.method}: ${JSON.stringify(body.error)}`);
+      return body;
+    },
+    disconnect: () => stopped.abort(),
+  };
+}
 
 /**
  * Streams every Backstop event as blocks are committed: subscribes to new block headers
@@ -98,7 +123,8 @@ const SUBSCRIBE_TIMEOUT_MS = 10_000;
  * it is back, and a block whose results could not be read is read again with the next
  * header, so no event is missed or repeated. An exception thrown by `onEvent` goes to
  * `onError`. After `stop()` no event is delivered, every connection (even one still
- * opening) is closed, no timer is left, and the process can exit.
+ * opening) and request is closed, no timer is left, and the process can exit. A block
+ * results request unanswered for 10 s counts as failed (read again with the next header).
  *
  * The websocket is `ws`'s rather than `Comet38Client`'s: the reconnecting socket of
  * CosmJS 0.39 opens a new connection even after a deliberate `disconnect()`, and cannot
@@ -106,7 +132,7 @@ const SUBSCRIBE_TIMEOUT_MS = 10_000;
  */
 export async function streamEvents(endpoint: string, onEvent: (e: BackstopEvent & { height: number }) => void, onError: (e: unknown) => void = () => {}): Promise<EventStream> {
   const base = endpoint.replace(/\/websocket\/?$/, "").replace(/\/$/, "");
-  const comet = await Comet38Client.connect(base.replace(/^ws/, "http"));
+  const comet = Comet38Client.create(abortableHttp(base.replace(/^ws/, "http"), REQUEST_TIMEOUT_MS));
   let stopped = false;
   let current: { socket: WebSocket; timer: ReturnType<typeof setTimeout> } | null = null; // the connection, or the attempt
   let retry: ReturnType<typeof setTimeout> | null = null;
