@@ -28,10 +28,10 @@ import { ProtoType } from "../../app/module";
 import { Dec } from "../../math/decimal";
 import { Memo } from "../../memo";
 import { PrefixKV } from "../../store/prefix";
-import { getProto, key, skey, u64s, prefixEndOf, scanProto, setProto, u64 } from "../../store/codec";
+import { getProto, getShared, key, skey, u64s, prefixEndOf, scanProto, setProto, u64 } from "../../store/codec";
 import { BankKeeper } from "../bank/keeper";
 import { OracleKeeper } from "../oracle/keeper";
-import { MarginKeeper, MARGIN_MODULE, positionValues } from "../margin/keeper";
+import { FreeTally, MarginKeeper, MARGIN_MODULE, positionValues } from "../margin/keeper";
 import { InsuranceKeeper } from "../insurance/keeper";
 import { FEE_COLLECTOR } from "../../app/tx";
 import { moduleAddress } from "../../crypto/keys";
@@ -125,7 +125,7 @@ export class ClearingKeeper {
     private readonly insurance: InsuranceKeeper,
   ) {
     margin.setFundingIndex((ctx, marketId) => {
-      const f = this.getFunding(ctx, marketId);
+      const f = getShared(this.kv(ctx), skey(FUNDING, marketId), FundingState);
       return f ? Dec.parse(f.cumulativeIndex) : Dec.ZERO;
     });
     margin.setCoverageFactor((ctx, market) => coverageFactor(ctx, insurance, market));
@@ -195,14 +195,17 @@ export class ClearingKeeper {
     return undefined;
   }
 
-  /** A new live order: the order, its book and owner entries (and ioc entry), and the owner's count in the market. */
-  private insertOrder(ctx: Context, o: Order): void {
+  /**
+   * A new live order: the order, its book and owner entries (and ioc entry), and the
+   * owner's count in the market, which was `open` before it.
+   */
+  private insertOrder(ctx: Context, o: Order, open: number): void {
     const kv = this.kv(ctx);
     setProto(kv, this.orderKey(o.marketId, o.id), Order, o);
     kv.set(this.bookKey(o), PRESENT);
     if (o.timeInForce === TimeInForce.TIME_IN_FORCE_IOC) kv.set(skey(IOC, o.marketId) + u64s(o.id), PRESENT);
     kv.set(skey(BY_OWNER, o.owner) + u64s(o.id), Buffer.from(o.marketId));
-    this.setOpenOrders(ctx, o.owner, o.marketId, this.openOrders(ctx, o.owner, o.marketId) + 1);
+    this.setOpenOrders(ctx, o.owner, o.marketId, open + 1);
   }
 
   /** A live order's new state (its owner, market, side and price never change). */
@@ -243,8 +246,12 @@ export class ClearingKeeper {
     return id;
   }
 
-  /** Stateful checks of a new order (CheckTx and delivery); returns its reservation. */
-  checkOrder(ctx: Context, o: PlaceOrder): { market: Market; reserve: bigint } {
+  /**
+   * Stateful checks of a new order (CheckTx and delivery); returns its reservation, and
+   * what it read that placing the order moves: the owner's free collateral and its count
+   * of open orders in the market.
+   */
+  checkOrder(ctx: Context, o: PlaceOrder): { market: Market; reserve: bigint; free: FreeTally; open: number } {
     const market = this.markets.require(ctx, o.marketId);
     if (market.status === MarketStatus.MARKET_STATUS_HALTED) throw ErrMarketNotActive.wrap(`${market.id} is halted`);
     if (market.status === MarketStatus.MARKET_STATUS_REDUCE_ONLY && !o.reduceOnly) throw ErrMarketNotActive.wrap(`${market.id} is reduce-only`);
@@ -278,13 +285,13 @@ export class ClearingKeeper {
     const fee = Dec.parse(market.takerFeeRate).mulIntToInt(notionalCeil(o.quantity, worst), "ceil");
     const im = o.reduceOnly ? 0n : initialRequirement(o.quantity, worst, this.margin.ratios(ctx, market).imr);
     const reserve = im + fee;
-    const free = this.margin.freeCollateral(ctx, o.owner);
-    if (free < reserve) throw ErrInsufficientMargin.wrap(`needs ${reserve}uusdc free, has ${free}uusdc`);
-    return { market, reserve };
+    const free = this.margin.readFree(ctx, o.owner);
+    if (free.amount < reserve) throw ErrInsufficientMargin.wrap(`needs ${reserve}uusdc free, has ${free.amount}uusdc`);
+    return { market, reserve, free, open };
   }
 
   place(ctx: Context, o: PlaceOrder): Order {
-    const { reserve } = this.checkOrder(ctx, o);
+    const { reserve, free, open } = this.checkOrder(ctx, o);
     const order: Order = {
       id: this.nextOrderId(ctx),
       owner: o.owner,
@@ -300,8 +307,9 @@ export class ClearingKeeper {
       isLiquidation: false,
       reservedUusdc: reserve.toString(),
     };
-    if (reserve > 0n) this.margin.subFree(ctx, o.owner, reserve);
-    this.insertOrder(ctx, order);
+    free.amount -= reserve;
+    this.margin.saveFree(ctx, free);
+    this.insertOrder(ctx, order, open);
     ctx.events.emitTyped("backstop.clearing.v1.EventOrderPlaced", { order: Order.toJSON(order) });
     return order;
   }
@@ -417,23 +425,28 @@ export class ClearingKeeper {
     // The orders the auction touches, in id order, as they stand: only a fill changes an order while the market clears.
     const byId = new Map<bigint, Order>();
     for (const o of [...cross, ...ioc].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) byId.set(o.id, o);
+    const filled = new Set<bigint>();
     if (res.cleared) {
       const imr = this.margin.ratios(ctx, market).imr;
       const pool = this.insurance.getPool(ctx, market.insurancePoolId);
       const fees: FeeTally = { share: pool ? Dec.parse(pool.feeShare || "0") : Dec.ZERO, toPool: 0n, toCollector: 0n };
-      for (const f of res.fills) byId.set(f.id, this.settleFill(ctx, market, byId.get(f.id)!, f.quantity, res.price, imr, fees));
+      for (const f of res.fills) {
+        byId.set(f.id, this.settleFill(ctx, market, byId.get(f.id)!, f.quantity, res.price, imr, fees));
+        filled.add(f.id);
+      }
       // The auction's fees move once: the pool's shares (each fill's rounded down) and the rest to the fee collector.
       if (fees.toPool > 0n) this.insurance.receiveRevenue(ctx, pool!.id, fees.toPool, MARGIN_MODULE);
       if (fees.toCollector > 0n) this.bank.sendModuleToModule(ctx, MARGIN_MODULE, FEE_COLLECTOR, this.margin.getParams(ctx).collateralDenom, fees.toCollector);
     }
-    // ioc remainders expire; filled orders leave the book (only crossing orders can have filled).
+    // ioc remainders expire; filled orders leave the book (only crossing orders can have
+    // filled); a gtc order filled in part is stored as it now stands.
     for (const cur of byId.values()) {
       const rem = Dec.parse(cur.quantity).sub(Dec.parse(cur.filledQuantity));
       if (rem.isZero()) this.removeOrder(ctx, cur);
       else if (cur.timeInForce === TimeInForce.TIME_IN_FORCE_IOC) {
         this.removeOrder(ctx, cur);
         ctx.events.emitTyped("backstop.clearing.v1.EventOrderCancelled", { order_id: cur.id.toString(), owner: cur.owner, market_id: market.id, reason: "ioc expired" });
-      }
+      } else if (filled.has(cur.id)) this.updateOrder(ctx, cur);
     }
     return res.cleared ? res.price : null;
   }
@@ -522,7 +535,7 @@ export class ClearingKeeper {
       isLiquidation: true,
       reservedUusdc: "0",
     };
-    this.insertOrder(ctx, order);
+    this.insertOrder(ctx, order, this.openOrders(ctx, owner, market.id));
     ctx.events.emitTyped("backstop.clearing.v1.EventOrderPlaced", { order: Order.toJSON(order) });
   }
 
@@ -815,20 +828,22 @@ export class ClearingKeeper {
     return [...scanProto(this.kv(ctx), key(LIQUIDATIONS), Liquidation)].map(([, l]) => l);
   }
 
-  /** Settles one fill of an order; returns the order as it now stands. */
+  /** Settles one fill of an order; returns the order as it now stands, for the caller to store or remove. */
   private settleFill(ctx: Context, market: Market, o: Order, qty: Dec, price: Dec, imr: Dec, fees: FeeTally): Order {
     const total = Dec.parse(o.quantity).sub(Dec.parse(o.filledQuantity));
+    // The owner's free collateral moves several times (reservation, margin, fee): read once, stored once.
+    const free = this.margin.readFree(ctx, o.owner);
     // Release the filled part of the reservation (all of it when the order completes).
     const reserved = reservedOf(o);
     const release = qty.eq(total) ? reserved : (reserved * qty.raw) / total.raw;
-    if (release > 0n) this.margin.addFree(ctx, o.owner, release);
+    free.amount += release;
     const filled: Order = { ...o, filledQuantity: Dec.parse(o.filledQuantity).add(qty).toString(), reservedUusdc: (reserved - release).toString() };
-    this.updateOrder(ctx, filled);
 
     const maker = o.placedHeight < ctx.height;
     const signed = o.side === Side.SIDE_BUY ? qty : qty.neg();
-    const free0 = this.margin.freeCollateral(ctx, o.owner);
-    const { realized, deficit } = this.margin.applyFill(ctx, o.owner, market.id, signed, price, imr);
+    const free0 = free.amount;
+    const { realized, deficit } = this.margin.fill(ctx, free, market.id, signed, price, imr);
+    if (o.isLiquidation) this.margin.saveFree(ctx, free); // the liquidation paths below read and move it themselves
     if (o.isLiquidation && o.owner === poolAccount(market.insurancePoolId)) {
       // A pool unwinding its inventory: no fee to itself; a loss beyond the (zero) margin is its own.
       if (deficit > 0n) this.payDeficit(ctx, market, deficit);
@@ -852,7 +867,7 @@ export class ClearingKeeper {
       let fee: bigint;
       if (!left || Dec.parse(left.size).isZero()) {
         // Closed in full: the fee comes out of the equity the close released.
-        fee = this.takeLiquidationFee(ctx, market, o.owner, this.margin.freeCollateral(ctx, o.owner) - free0, notionalCeil(qty, price));
+        fee = this.takeLiquidationFee(ctx, market, o.owner, free.amount - free0, notionalCeil(qty, price));
       } else {
         fee = this.margin.chargeFromMargin(ctx, o.owner, market.id, Dec.parse(market.liquidationFeeRate).mulIntToInt(notionalCeil(qty, price), "ceil"));
         if (fee > 0n) this.insurance.receiveRevenue(ctx, market.insurancePoolId, fee, MARGIN_MODULE);
@@ -873,7 +888,8 @@ export class ClearingKeeper {
       return filled;
     }
     const rate = Dec.parse(maker ? market.makerFeeRate : market.takerFeeRate);
-    const fee = this.margin.chargeFee(ctx, o.owner, market.id, rate.mulIntToInt(notionalCeil(qty, price), "ceil"));
+    const fee = this.margin.chargeFeeFrom(ctx, free, market.id, rate.mulIntToInt(notionalCeil(qty, price), "ceil"));
+    this.margin.saveFree(ctx, free);
     if (fee > 0n) {
       const share = fees.share.mulIntToInt(fee, "floor");
       fees.toPool += share;

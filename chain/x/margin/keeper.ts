@@ -91,6 +91,15 @@ export function positionValues(p: Position): PositionValues {
   return { size: Dec.parse(p.size), entryPrice: Dec.parse(p.entryPrice), margin: BigInt(p.marginUusdc), fundingSnapshot: Dec.parse(p.fundingIndexSnapshot) };
 }
 
+/** An owner's free collateral as an operation moves it (see `MarginKeeper.readFree`). */
+export interface FreeTally {
+  readonly owner: string;
+  /** The amount now (uusdc). */
+  amount: bigint;
+  /** The amount in the store. */
+  stored: bigint;
+}
+
 export class MarginKeeper {
   /** Until the clearing module installs its funding index, every index is zero. */
   private fundingIndex: FundingIndexFn = () => Dec.ZERO;
@@ -129,6 +138,25 @@ export class MarginKeeper {
   freeCollateral(ctx: Context, owner: string): bigint {
     const a = getProto(this.kv(ctx), skey(ACCOUNT, owner), Account);
     return a ? BigInt(a.freeCollateralUusdc) : 0n;
+  }
+
+  /**
+   * An owner's free collateral read once, for an operation that moves it several times
+   * (a fill: the reservation released, margin taken or released, the fee): the moves are
+   * made on the returned tally and stored once by `saveFree`. Nothing else may move the
+   * owner's free collateral in between.
+   */
+  readFree(ctx: Context, owner: string): FreeTally {
+    const amount = this.freeCollateral(ctx, owner);
+    return { owner, amount, stored: amount };
+  }
+
+  /** Stores a tally's amount (if it moved). */
+  saveFree(ctx: Context, t: FreeTally): void {
+    if (t.amount === t.stored) return;
+    if (t.amount < 0n) throw new Error(`free collateral of ${t.owner} would be negative: ${t.amount}`);
+    this.setFree(ctx, t.owner, t.amount);
+    t.stored = t.amount;
   }
 
   private setFree(ctx: Context, owner: string, amount: bigint): void {
@@ -282,6 +310,15 @@ export class MarginKeeper {
    * `q` is signed (positive: bought).
    */
   applyFill(ctx: Context, owner: string, marketId: string, q: Dec, price: Dec, imr: Dec): { realized: bigint; deficit: bigint; funding: bigint } {
+    const free = this.readFree(ctx, owner);
+    const out = this.fill(ctx, free, marketId, q, price, imr);
+    this.saveFree(ctx, free);
+    return out;
+  }
+
+  /** `applyFill` on a tally of the owner's free collateral (see `readFree`), which the caller saves. */
+  fill(ctx: Context, free: FreeTally, marketId: string, q: Dec, price: Dec, imr: Dec): { realized: bigint; deficit: bigint; funding: bigint } {
+    const owner = free.owner;
     const index = this.fundingIndex(ctx, marketId);
     const cur = this.getPosition(ctx, owner, marketId);
     let size = cur ? Dec.parse(cur.size) : Dec.ZERO;
@@ -295,9 +332,8 @@ export class MarginKeeper {
       entry = size.isZero() ? price : averageEntry(size, entry, add, price);
       size = size.add(add);
       const need = initialRequirement(add, price, imr);
-      const free = this.freeCollateral(ctx, owner);
-      const take = need < free ? need : free;
-      if (take > 0n) this.subFree(ctx, owner, take);
+      const take = need < free.amount ? need : free.amount;
+      if (take > 0n) free.amount -= take;
       margin += take;
     };
     if (size.isZero() || size.isPositive() === q.isPositive()) {
@@ -311,13 +347,13 @@ export class MarginKeeper {
       size = size.sub(closeSigned);
       const toFree = released + realized;
       if (toFree >= 0n) {
-        if (toFree > 0n) this.addFree(ctx, owner, toFree);
+        free.amount += toFree;
       } else margin += toFree;
       const extra = q.add(closeSigned);
       if (size.isZero()) {
         entry = Dec.ZERO;
         if (margin > 0n) {
-          this.addFree(ctx, owner, margin);
+          free.amount += margin;
           margin = 0n;
         }
       }
@@ -342,12 +378,20 @@ export class MarginKeeper {
   /** Takes a fee from free collateral, then from the position's margin; returns what it could take. */
   chargeFee(ctx: Context, owner: string, marketId: string, fee: bigint): bigint {
     if (fee <= 0n) return 0n;
-    const free = this.freeCollateral(ctx, owner);
-    const fromFree = fee < free ? fee : free;
-    if (fromFree > 0n) this.subFree(ctx, owner, fromFree);
+    const free = this.readFree(ctx, owner);
+    const out = this.chargeFeeFrom(ctx, free, marketId, fee);
+    this.saveFree(ctx, free);
+    return out;
+  }
+
+  /** `chargeFee` on a tally of the owner's free collateral (see `readFree`), which the caller saves. */
+  chargeFeeFrom(ctx: Context, free: FreeTally, marketId: string, fee: bigint): bigint {
+    if (fee <= 0n) return 0n;
+    const fromFree = fee < free.amount ? fee : free.amount;
+    if (fromFree > 0n) free.amount -= fromFree;
     let left = fee - fromFree;
     if (left > 0n) {
-      const p = this.getPosition(ctx, owner, marketId);
+      const p = this.getPosition(ctx, free.owner, marketId);
       const m = p ? BigInt(p.marginUusdc) : 0n;
       const take = left < m ? left : m;
       if (p && take > 0n) this.setPosition(ctx, { ...p, marginUusdc: (m - take).toString() });
