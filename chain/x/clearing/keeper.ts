@@ -86,6 +86,12 @@ function priceKey(price: Dec, side: Side): Buffer {
   return Buffer.from((side === Side.SIDE_BUY ? PRICE_SPAN - x : x).toString(16).padStart(66, "0"), "hex");
 }
 
+/** Recent price keys as latin1 strings (`Key`), by side and price: a book's prices repeat; bounded. */
+const priceKeys = new Memo<string, string>(65_536, (k) => {
+  const [side, price] = k.split(" ");
+  return priceKey(Dec.parse(price), Number(side)).toString("latin1");
+});
+
 const poolAccounts = new Memo<string, string>(4_096, (poolId) => moduleAddress(`insurance/${poolId}`));
 /** The account under which a pool holds the positions it took over (SPEC §3.6 step 4). */
 export function poolAccount(poolId: string): string {
@@ -170,8 +176,10 @@ export class ClearingKeeper {
     return Buffer.concat([key(BOOK, marketId), Buffer.of(side === Side.SIDE_BUY ? BUY_SIDE : SELL_SIDE)]);
   }
 
-  private bookKey(o: Order): Buffer {
-    return Buffer.concat([this.sidePrefix(o.marketId, o.side), priceKey(Dec.parse(o.price), o.side), u64(o.id)]);
+  /** An order's entry in the book: BOOK ‖ market ‖ side ‖ price key ‖ id. */
+  private bookKey(o: Order): string {
+    const side = String.fromCharCode(o.side === Side.SIDE_BUY ? BUY_SIDE : SELL_SIDE);
+    return skey(BOOK, o.marketId) + side + priceKeys.get(`${o.side} ${o.price}`) + u64s(o.id);
   }
 
   /** The orders of an index (BOOK or IOC) under `prefix`, in the index's order: each entry's key ends with the order's id. */

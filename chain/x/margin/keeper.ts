@@ -246,7 +246,8 @@ export class MarginKeeper {
       return;
     }
     setProto(kv, skey(POSITION, p.marketId, p.owner), Position, p);
-    kv.set(skey(BY_OWNER, p.owner, p.marketId), new Uint8Array());
+    // A stored position has its owner entry already (the two are written and deleted together).
+    if (!old) kv.set(skey(BY_OWNER, p.owner, p.marketId), new Uint8Array());
   }
 
   positionsOf(ctx: Context, owner: string): Position[] {
