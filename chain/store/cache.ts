@@ -224,20 +224,27 @@ export class CacheKV implements KVStore {
       const r = ours.next();
       return r.done || !inRange(r.value[0]) ? undefined : r.value[1];
     };
+    // The parent's iteration is stepped by hand, so it is ended by hand when this one ends
+    // early (a caller's `break`): over the committed store it holds an LMDB read
+    // transaction, and LMDB has a fixed number of reader slots (126).
     const theirs = this.parent.iterator(start, end, reverse);
-    let t = theirs.next();
-    let m = nextOurs();
-    const before = (a: Bytes, b: Bytes) => (reverse ? compareBytes(a, b) > 0 : compareBytes(a, b) < 0);
-    while (m !== undefined || !t.done) {
-      if (m !== undefined && (t.done || !before(t.value[0], keyOf(m)))) {
-        const e = m;
-        m = nextOurs();
-        if (!t.done && compareBytes(t.value[0], keyOf(e)) === 0) t = theirs.next(); // shadowed
-        if (e.value !== null) yield [keyOf(e), e.value];
-      } else if (!t.done) {
-        yield t.value;
-        t = theirs.next();
+    try {
+      let t = theirs.next();
+      let m = nextOurs();
+      const before = (a: Bytes, b: Bytes) => (reverse ? compareBytes(a, b) > 0 : compareBytes(a, b) < 0);
+      while (m !== undefined || !t.done) {
+        if (m !== undefined && (t.done || !before(t.value[0], keyOf(m)))) {
+          const e = m;
+          m = nextOurs();
+          if (!t.done && compareBytes(t.value[0], keyOf(e)) === 0) t = theirs.next(); // shadowed
+          if (e.value !== null) yield [keyOf(e), e.value];
+        } else if (!t.done) {
+          yield t.value;
+          t = theirs.next();
+        }
       }
+    } finally {
+      theirs.return?.();
     }
   }
 }

@@ -117,6 +117,31 @@ describe.each([
       cleanup();
     }
   });
+
+  it("ends the store's iteration when a branch's iteration stops early (LMDB has 126 reader slots)", () => {
+    const { store, cleanup } = make();
+    try {
+      commitBlock(store, 1n, { a: "1", b: "2", c: "3" });
+      // A caller that stops after the first entry (as a best-price lookup does), in 300
+      // blocks: each must end the read it began in the store below, or every commit leaves
+      // one more LMDB read transaction pinned until a garbage collection.
+      for (let h = 2n; h < 302n; h++) {
+        const branch = new CacheKV(store);
+        branch.set(b("a2"), b("x"));
+        for (const [k] of new PrefixKV(new GasKV(branch, GasMeter.infinite()), Buffer.alloc(0)).iterator()) {
+          expect(Buffer.from(k).toString()).toBe("a");
+          break;
+        }
+        const it = branch.iterator(b("b"));
+        expect(Buffer.from(it.next().value![0]).toString()).toBe("b");
+        it.return!(undefined);
+        commitBlock(store, h, { [`k${h}`]: "v" });
+      }
+      expect(store.get(b("c"))).toBeDefined(); // a read still finds a reader slot
+    } finally {
+      cleanup();
+    }
+  });
 });
 
 describe("Merkle root", () => {
