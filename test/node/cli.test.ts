@@ -150,6 +150,28 @@ describe("backstop CLI and SDK against a localnet", () => {
     const badQty = await cli("tx", "clearing", "place-order", "BTC-USD", "buy", "abc", "60000", "--from", "alice");
     expect(badQty.code).toBe(2);
     expect(badQty.json.error.message).toMatch(/QUANTITY must be a decimal/);
+    const tooFine = await cli("tx", "clearing", "place-order", "BTC-USD", "buy", "0.0000000000000000001", "60000", "--from", "alice");
+    expect(tooFine.code).toBe(2);
+    expect(tooFine.json.error.message).toMatch(/QUANTITY has more than 18 decimal places/);
+    // A mistyped flag is refused before anything is signed: no order that is not what was meant.
+    const ordersBefore = (await cli("q", "clearing", "orders", alice)).json;
+    const typo = await cli("tx", "clearing", "place-order", "BTC-USD", "sell", "0.001", "90000", "--reduceonly", "--from", "alice");
+    expect(typo.code).toBe(2);
+    expect(typo.json.error.message).toMatch(/^unknown flag --reduceonly; backstop tx clearing place-order takes .*--reduce-only/);
+    expect((await cli("q", "clearing", "orders", alice)).json).toEqual(ordersBefore);
+    expect((await cli("q", "solvency", "--from", "alice")).json.error.message).toMatch(/^unknown flag --from; backstop q solvency takes --home/);
+    const badGasPrice = await cli("tx", "margin", "deposit", "1uusdc", "--from", "alice", "--gas-prices", "abc");
+    expect(badGasPrice.code).toBe(2);
+    expect(badGasPrice.json.error.message).toMatch(/--gas-prices must be an amount and a denom like 0.025uusdc, got "abc"/);
+    const conflict = await cli("tx", "bank", "send", "alice", alice, "1uusdc", "--from", "bob");
+    expect(conflict.code).toBe(2);
+    expect(conflict.json.error.message).toBe("--from bob contradicts the sender alice given as FROM");
+    const noScheme = spawnSync(process.execPath, [BIN, "q", "solvency", "--node", "127.0.0.1:26657"], { cwd: ROOT });
+    expect(noScheme.status).toBe(2);
+    expect(noScheme.stderr.toString()).toMatch(/^Error: --node must be tcp:\/\/HOST:PORT/);
+    const nowhereKeys = spawnSync(process.execPath, [BIN, "keys", "list", "--home", `${node.home}-none`], { cwd: ROOT });
+    expect(nowhereKeys.status).toBe(0);
+    expect(nowhereKeys.stdout.toString()).toBe(`No records were found in keyring ${node.home}-none/keyring-test\n`);
 
     const free = async () => (await cli("q", "margin", "account", alice)).json.account?.free_collateral_uusdc ?? "0";
     const before = await free();
@@ -351,9 +373,15 @@ describe("how nodes are started", () => {
     expect(ran.stdout).toContain("usage: backstop");
   });
 
-  test("a fresh localnet answers its RPC only once block 1 is committed: the genesis accounts are there from the first answer", async () => {
+  test("a fresh localnet answers its RPC only once block 1 is committed: the genesis accounts are there from the first answer; --reset removes the chain and nothing else", async () => {
     const home = tempHome();
     const port = await freePort();
+    // What --reset must leave alone in the home (a user's file and key) and what it must remove (an old chain's state).
+    const { mkdirSync, writeFileSync, existsSync } = require("node:fs") as typeof import("node:fs");
+    mkdirSync(`${home}/data/application`, { recursive: true });
+    writeFileSync(`${home}/data/application/stale`, "an old chain");
+    writeFileSync(`${home}/notes.txt`, "mine");
+    expect(spawnSync(process.execPath, [BIN, "keys", "add", "mine", "--home", home], { cwd: ROOT }).status).toBe(0);
     const proc = spawn(process.execPath, [BIN, "localnet", "--home", home, "--rpc.laddr", `tcp://127.0.0.1:${port}`, "--reset"], { cwd: ROOT, stdio: "ignore" });
     try {
       let status: any;
@@ -369,6 +397,10 @@ describe("how nodes are started", () => {
       } finally {
         client.disconnect();
       }
+      expect(existsSync(`${home}/data/application/stale`)).toBe(false);
+      expect(existsSync(`${home}/notes.txt`)).toBe(true);
+      const keys = JSON.parse(spawnSync(process.execPath, [BIN, "keys", "list", "--home", home, "--output", "json"], { cwd: ROOT }).stdout.toString());
+      expect(keys.map((k: { name: string }) => k.name)).toEqual(expect.arrayContaining(["alice", "mine"]));
     } finally {
       proc.kill("SIGTERM");
       await new Promise((r) => proc.once("exit", r));

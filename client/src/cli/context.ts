@@ -24,10 +24,12 @@ export function makeContext(args: Args): CliContext {
   if (output !== "json" && output !== "text") throw new UsageError(`--output must be json or text`);
   const backend = flag(args, "keyring-backend", "test")!;
   if (backend !== "test" && backend !== "file") throw new UsageError(`--keyring-backend must be test or file`);
+  const node = flag(args, "node", DEFAULT_NODE)!;
+  if (!/^(tcp|https?):\/\/[^/\s:]+:\d+\/?$/.test(node)) throw new UsageError(`--node must be tcp://HOST:PORT (or http://, https://), got ${JSON.stringify(node)}`);
   return {
     args,
     home,
-    node: flag(args, "node", DEFAULT_NODE)!,
+    node,
     chainId: flag(args, "chain-id"),
     output,
     keyring: () => new Keyring(flag(args, "keyring-dir", home)!, backend as Backend),

@@ -37,7 +37,22 @@ function usage(prefix: string[] = []): string {
       break;
     }
   }
-  return ["usage: backstop <command> [flags]", "", ...list.map((c) => `  ${c.usage}`), "", "common flags: --home DIR --node tcp://HOST:PORT --chain-id ID --from NAME|ADDRESS --keyring-dir DIR --keyring-backend test|file --output json|text"].join("\n");
+  return ["usage: backstop <command> [flags]", "", ...list.map((c) => `  ${c.usage}`), "", "common flags: --home DIR --node tcp://HOST:PORT --chain-id ID --keyring-dir DIR --keyring-backend test|file --output json|text", "transactions also: --from NAME|ADDRESS --gas-prices 0.025uusdc"].join("\n");
+}
+
+/** Flags every command takes. */
+export const COMMON_FLAGS = ["home", "node", "chain-id", "output", "help", "keyring-dir", "keyring-backend"] as const;
+/** Flags every transaction command takes besides. */
+export const TX_FLAGS = ["from", "gas-prices"] as const;
+
+/**
+ * The flags a command takes: the common ones, a transaction's, and those its usage names.
+ * Any other is refused before the command runs — a mistyped `--reduce-only` must not
+ * place an order that is not reduce-only.
+ */
+export function flagsOf(cmd: Command): Set<string> {
+  const named = [...cmd.usage.matchAll(/--([a-z][a-z0-9.-]*)/g)].map((m) => m[1]);
+  return new Set<string>([...COMMON_FLAGS, ...(cmd.path[0] === "tx" ? TX_FLAGS : []), ...named]);
 }
 
 /**
@@ -81,6 +96,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
   try {
+    const takes = flagsOf(found.cmd);
+    const unknown = [...args.flags.keys()].filter((f) => !takes.has(f));
+    if (unknown.length > 0) {
+      throw new UsageError(`unknown flag${unknown.length > 1 ? "s" : ""} ${unknown.map((f) => `--${f}`).join(" ")}; backstop ${found.cmd.path.join(" ")} takes ${[...takes].map((f) => `--${f}`).join(" ")}`);
+    }
     const extra = found.rest.slice(positionalCount(found.cmd));
     if (extra.length > 0) throw new UsageError(`unexpected argument${extra.length > 1 ? "s" : ""} ${extra.map((w) => JSON.stringify(w)).join(" ")}; usage: backstop ${found.cmd.usage}`);
     const ctx = makeContext({ positionals: found.rest, flags: args.flags });

@@ -46,12 +46,23 @@ function addressArg(ctx: CliContext, i: number, name: string, usage: string): st
 function decimalArg(ctx: CliContext, i: number, name: string, usage: string): string {
   const v = arg(ctx, i, name, usage);
   if (!/^\d+(\.\d+)?$/.test(v)) throw new UsageError(`${name} must be a decimal number like 0.5 or 60000, got ${JSON.stringify(v)}`);
+  if (v.split(".")[1]?.length > 18) throw new UsageError(`${name} has more than 18 decimal places: ${v}`);
+  return v;
+}
+
+/** `--gas-prices`: a decimal amount and a denom (`0.025uusdc`), the price of a unit of gas. */
+function gasPricesFlag(ctx: CliContext): string | undefined {
+  const v = flag(ctx.args, "gas-prices");
+  if (v !== undefined && !/^\d+(\.\d{1,18})?[a-zA-Z][a-zA-Z0-9/:._-]{2,127}$/.test(v)) throw new UsageError(`--gas-prices must be an amount and a denom like 0.025uusdc, got ${JSON.stringify(v)}`);
   return v;
 }
 
 async function signingClient(ctx: CliContext, fromArg?: string): Promise<BackstopClient> {
-  const from = fromArg ?? flag(ctx.args, "from");
+  const fromFlag = flag(ctx.args, "from");
+  if (fromArg !== undefined && fromFlag !== undefined && fromFlag !== fromArg) throw new UsageError(`--from ${fromFlag} contradicts the sender ${fromArg} given as FROM`);
+  const from = fromArg ?? fromFlag;
   if (!from) throw new UsageError("--from NAME|ADDRESS is required");
+  const gasPrice = gasPricesFlag(ctx);
   const kr = ctx.keyring();
   let wallet;
   try {
@@ -59,7 +70,7 @@ async function signingClient(ctx: CliContext, fromArg?: string): Promise<Backsto
   } catch (e) {
     throw new CliError(`key ${JSON.stringify(from)}: ${(e as Error).message}`, { codespace: "cli", code: 3 });
   }
-  const client = await BackstopClient.connect(httpEndpoint(ctx.node), wallet, { gasPrice: flag(ctx.args, "gas-prices") });
+  const client = await BackstopClient.connect(httpEndpoint(ctx.node), wallet, { gasPrice });
   if (ctx.chainId !== undefined) {
     // What the user means to sign for must be the chain the node runs: refuse before signing.
     const actual = await client.signing.getChainId();

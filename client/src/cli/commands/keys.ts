@@ -1,6 +1,6 @@
 /** `backstop keys add|list|show`. */
 import { Command } from "../registry";
-import { has, UsageError } from "../args";
+import { flag, has, UsageError } from "../args";
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -17,7 +17,9 @@ export const keyCommands: Command[] = [
       if (!name) throw new UsageError("keys add NAME");
       const mnemonic = has(ctx.args, "recover") ? await readStdin() : undefined;
       if (has(ctx.args, "recover") && !mnemonic) throw new UsageError("--recover: no mnemonic on stdin");
-      const index = Number(ctx.args.flags.get("index") ?? 0);
+      const rawIndex = flag(ctx.args, "index", "0")!;
+      if (!/^\d{1,9}$/.test(rawIndex)) throw new UsageError(`--index must be a whole number (the HD index in m/44'/118'/0'/0/N), got ${JSON.stringify(rawIndex)}`);
+      const index = Number(rawIndex);
       const { key, mnemonic: m } = await ctx.keyring().add(name, mnemonic, index);
       const out = mnemonic ? key : { ...key, mnemonic: m };
       ctx.print(out, () => `- name: ${key.name}\n  address: ${key.address}\n  pubkey: ${key.pubkey}${mnemonic ? "" : `\n\n**Write this mnemonic down**:\n${m}`}`);
@@ -27,8 +29,9 @@ export const keyCommands: Command[] = [
     path: ["keys", "list"],
     usage: "keys list",
     async run(ctx) {
-      const keys = ctx.keyring().list();
-      ctx.print(keys, () => keys.map((k) => `- name: ${k.name}\n  address: ${k.address}`).join("\n"));
+      const kr = ctx.keyring();
+      const keys = kr.list();
+      ctx.print(keys, () => (keys.length === 0 ? `No records were found in keyring ${kr.dir}` : keys.map((k) => `- name: ${k.name}\n  address: ${k.address}`).join("\n")));
     },
   },
   {

@@ -79,7 +79,7 @@ async function runStart(ctx: Parameters<Command["run"]>[0], home: string): Promi
 export const nodeCommands: Command[] = [
   {
     path: ["init"],
-    usage: "init --home DIR [--chain-id ID] [--localnet]   write DIR/config/genesis.json and the validator key",
+    usage: "init --home DIR [--chain-id ID] [--localnet] [--overwrite]   write DIR/config/genesis.json and the validator key",
     async run(ctx) {
       const home = resolve(ctx.home);
       if (existsSync(paths(home).genesis) && !has(ctx.args, "overwrite")) throw new Error(`${paths(home).genesis} exists (use --overwrite)`);
@@ -95,10 +95,12 @@ export const nodeCommands: Command[] = [
   },
   {
     path: ["localnet"],
-    usage: "localnet [--home DIR (./.localnet)] [--rpc.laddr tcp://127.0.0.1:26657] [--reset]   a single-validator chain: fresh in a new home or with --reset, else the home's chain resumes",
+    usage: "localnet [--home DIR (./.localnet)] [--rpc.laddr tcp://127.0.0.1:26657] [--min-gas-prices P] [--block-time 1s] [--reset]   a single-validator chain: fresh in a new home or with --reset (which removes DIR/config and DIR/data only), else the home's chain resumes",
     async run(ctx) {
       const home = resolve(flag(ctx.args, "home", ".localnet")!);
-      if (has(ctx.args, "reset") && existsSync(home)) rmSync(home, { recursive: true, force: true });
+      // --reset removes the chain — genesis, validator key, state and blocks — and nothing
+      // else: keys and any other files in the home stay (the localnet keys are re-added).
+      if (has(ctx.args, "reset")) for (const dir of [paths(home).config, paths(home).data]) rmSync(dir, { recursive: true, force: true });
       const fresh = !existsSync(paths(home).genesis);
       if (fresh) await initLocalnetHome(home);
       process.stderr.write(`localnet: ${fresh ? "a fresh chain" : "resuming the chain"} in ${home}, chain-id ${LOCALNET_CHAIN_ID}, RPC ${flag(ctx.args, "rpc.laddr", "tcp://127.0.0.1:26657")}\n`);
