@@ -24,10 +24,6 @@ export const STAKE_DENOM = "ustake";
 export const LOCALNET_USDC_PER_ACCOUNT = 10_000_000_000_000n;
 export const LOCALNET_STAKE_PER_ACCOUNT = 1_000_000_000n;
 
-export function defaultAppState(): Record<string, unknown> {
-  return { auth: { accounts: [] }, bank: { balances: [] } };
-}
-
 /** Localnet oracle: feeders oracle1 and oracle2, a quorum of 1, the initial prices of SPEC §2. */
 export const LOCALNET_PRICES: Readonly<Record<string, string>> = { "BTC-USD": "60000", "ETH-USD": "3000", "SOL-USD": "150" };
 

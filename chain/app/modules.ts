@@ -52,3 +52,11 @@ export function buildModules(): AppModules {
   ]);
   return { auth, bank, oracle, markets, margin, insurance, clearing, manager };
 }
+
+/**
+ * Every module's default genesis (its params; no accounts, feeders, markets or pools):
+ * what `backstop init` writes without `--localnet`, for an operator to fill in.
+ */
+export function defaultAppState(): Record<string, unknown> {
+  return Object.fromEntries(buildModules().manager.modules.map((m) => [m.name, m.defaultGenesis()]));
+}

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { WebSocket } from "ws";
 import { initHome } from "../node/home";
 import { startNode, RunningNode } from "../node/node";
-import { defaultAppState } from "../app/genesis";
+import { defaultAppState } from "../app/modules";
 import { silentLogger } from "./log";
 
 describe("RPC over the inline transport", () => {

@@ -7,7 +7,8 @@ import { Command } from "../registry";
 import { flag, has } from "../args";
 import { initHome, paths } from "../../../../chain/node/home";
 import { startAbci, startNode } from "../../../../chain/node/node";
-import { defaultAppState, LOCALNET_CHAIN_ID, LOCALNET_KEY_NAMES, LOCALNET_MNEMONIC, localnetAppState } from "../../../../chain/app/genesis";
+import { LOCALNET_CHAIN_ID, LOCALNET_KEY_NAMES, LOCALNET_MNEMONIC, localnetAppState } from "../../../../chain/app/genesis";
+import { defaultAppState } from "../../../../chain/app/modules";
 import { pubkeyToAddressBytes } from "../../../../chain/crypto/keys";
 import { Keyring } from "../../keyring/keyring";
 
