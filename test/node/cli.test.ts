@@ -163,6 +163,20 @@ describe("backstop CLI and SDK against a localnet", () => {
     const badGasPrice = await cli("tx", "margin", "deposit", "1uusdc", "--from", "alice", "--gas-prices", "abc");
     expect(badGasPrice.code).toBe(2);
     expect(badGasPrice.json.error.message).toMatch(/--gas-prices must be an amount and a denom like 0.025uusdc, got "abc"/);
+    // Fees: a fixed gas limit and fee are used as given; too little gas is the chain's out of gas.
+    const fixed = await cli("tx", "margin", "deposit", "1uusdc", "--from", "alice", "--gas", "250000", "--fees", "1000uusdc");
+    expect(fixed.code).toBe(0);
+    expect(fixed.json.gas_wanted).toBe("250000");
+    expect(fixed.json.events.find((e: any) => e.type === "tx" && e.attributes.some((x: any) => x.key === "fee"))?.attributes.find((x: any) => x.key === "fee").value).toBe("1000uusdc");
+    const starved = await cli("tx", "margin", "deposit", "1uusdc", "--from", "alice", "--gas", "1000", "--fees", "1000uusdc");
+    expect(starved.code).toBe(1);
+    expect([starved.json.error.codespace, starved.json.error.code]).toEqual(["sdk", 11]);
+    const both = await cli("tx", "margin", "deposit", "1uusdc", "--from", "alice", "--fees", "1000uusdc", "--gas-prices", "0.025uusdc");
+    expect(both.code).toBe(2);
+    expect(both.json.error.message).toBe("give --fees or --gas-prices, not both");
+    const badGas = await cli("tx", "margin", "deposit", "1uusdc", "--from", "alice", "--gas", "lots");
+    expect(badGas.code).toBe(2);
+    expect(badGas.json.error.message).toMatch(/--gas must be auto or a whole number of gas units/);
     const conflict = await cli("tx", "bank", "send", "alice", alice, "1uusdc", "--from", "bob");
     expect(conflict.code).toBe(2);
     expect(conflict.json.error.message).toBe("--from bob contradicts the sender alice given as FROM");
@@ -314,6 +328,16 @@ describe("backstop CLI and SDK against a localnet", () => {
       expect((await client.query.margin.account(carol)).account?.freeCollateralUusdc).toBe("7000000");
       const notFeeder = await client.submitPrice("BTC-USD", "1").catch((e) => e);
       expect([notFeeder.codespace, notFeeder.code]).toEqual(["oracle", 3]);
+      // A client with a fixed gas limit and fee pays exactly that, without simulating.
+      const fixed = await BackstopClient.connect(node.rpc, wallet, { gas: 300_000, fees: { denom: "uusdc", amount: "2000" } });
+      try {
+        const r = await fixed.depositCollateral(1n);
+        expect(r.gasWanted).toBe(300_000n);
+        expect(r.events.find((e) => e.type === "tx" && e.attributes.some((a) => a.key === "fee"))?.attributes.find((a) => a.key === "fee")?.value).toBe("2000uusdc");
+      } finally {
+        fixed.disconnect();
+      }
+      await expect(BackstopClient.connect(node.rpc, wallet, { gas: 0 })).rejects.toThrow(/gas must be "auto" or a positive whole number/);
       // The event stream delivers the fills of an auction, typed.
       const seen: (BackstopEvent & { height: number })[] = [];
       const stream = await streamEvents(node.rpc.replace("http", "ws"), (e) => seen.push(e));

@@ -37,13 +37,13 @@ function usage(prefix: string[] = []): string {
       break;
     }
   }
-  return ["usage: backstop <command> [flags]", "", ...list.map((c) => `  ${c.usage}`), "", "common flags: --home DIR --node tcp://HOST:PORT --chain-id ID --keyring-dir DIR --keyring-backend test|file --output json|text", "transactions also: --from NAME|ADDRESS --gas-prices 0.025uusdc"].join("\n");
+  return ["usage: backstop <command> [flags]", "", ...list.map((c) => `  ${c.usage}`), "", "common flags: --home DIR --node tcp://HOST:PORT --chain-id ID --keyring-dir DIR --keyring-backend test|file --output json|text", "transactions also: --from NAME|ADDRESS --gas auto|N --gas-adjustment 1.5 --gas-prices 0.025uusdc | --fees 5000uusdc"].join("\n");
 }
 
 /** Flags every command takes. */
 export const COMMON_FLAGS = ["home", "node", "chain-id", "output", "help", "keyring-dir", "keyring-backend"] as const;
 /** Flags every transaction command takes besides. */
-export const TX_FLAGS = ["from", "gas-prices"] as const;
+export const TX_FLAGS = ["from", "gas", "gas-adjustment", "gas-prices", "fees"] as const;
 
 /**
  * The flags a command takes: the common ones, a transaction's, and those its usage names.

@@ -18,12 +18,14 @@ import {
   BankExtension,
   BroadcastTxError,
   calculateFee,
+  Coin,
   DeliverTxResponse,
   GasPrice,
   QueryClient,
   setupBankExtension,
   SigningStargateClient,
   StdFee,
+  TimeoutError,
 } from "@cosmjs/stargate";
 import { Comet38Client } from "@cosmjs/tendermint-rpc";
 import { backstopRegistry } from "./registry";
@@ -82,13 +84,25 @@ class CodedQueryClient extends QueryClient {
 }
 
 export interface BackstopClientOptions {
-  /** Gas price for fee "auto" (default 0.025uusdc). */
+  /** Gas price: the fee is gas × this price (default 0.025uusdc), unless `fees` is given. */
   readonly gasPrice?: string;
   /** Multiplier on simulated gas (default 1.5). */
   readonly gasMultiplier?: number;
+  /** Every tx's gas limit: "auto" (default) simulates each tx and applies `gasMultiplier`. */
+  readonly gas?: number | "auto";
+  /** A fixed fee for every tx (e.g. `{ denom: "uusdc", amount: "5000" }`) instead of gas × `gasPrice`. */
+  readonly fees?: Coin;
   /** How long to wait for inclusion (default 60 s) and how often to poll (default 500 ms). */
   readonly broadcastTimeoutMs?: number;
   readonly broadcastPollIntervalMs?: number;
+}
+
+/** How a client pays for its txs when a call gives no fee (see BackstopClientOptions). */
+interface FeePolicy {
+  readonly gasPrice: GasPrice;
+  readonly gasMultiplier: number;
+  readonly gas: number | "auto";
+  readonly fees: Coin | undefined;
 }
 
 export const COLLATERAL_DENOM = "uusdc";
@@ -102,8 +116,8 @@ export class BackstopClient {
     private readonly comet: Comet38Client,
     readonly sender: string | undefined,
     private readonly signer: OfflineSigner | undefined,
-    private readonly gasPrice: GasPrice,
-    private readonly gasMultiplier: number,
+    private readonly fee: FeePolicy,
+    private readonly broadcast: { readonly timeoutMs: number; readonly pollIntervalMs: number },
   ) {}
 
   /** Connects to a node's RPC (http://host:26657); with a signer, the first account signs. */
@@ -132,7 +146,9 @@ export class BackstopClient {
       setupInsuranceExtension(base),
     );
     const sender = signer ? (await signer.getAccounts())[0]?.address : undefined;
-    return new BackstopClient(signing, query, comet, sender, signer, options.gasPrice, o.gasMultiplier ?? 1.5);
+    const gas = o.gas ?? "auto";
+    if (gas !== "auto" && !(Number.isSafeInteger(gas) && gas > 0)) throw new Error(`gas must be "auto" or a positive whole number, got ${gas}`);
+    return new BackstopClient(signing, query, comet, sender, signer, { gasPrice: options.gasPrice, gasMultiplier: o.gasMultiplier ?? 1.5, gas, fees: o.fees }, { timeoutMs: options.broadcastTimeoutMs, pollIntervalMs: options.broadcastPollIntervalMs });
   }
 
   disconnect(): void {
@@ -174,21 +190,38 @@ export class BackstopClient {
   async signAndBroadcast(messages: readonly EncodeObject[], memo = "", fee?: StdFee): Promise<DeliverTxResponse> {
     const from = this.from();
     if (!fee) {
-      const gas = await this.simulate(messages, memo);
-      fee = calculateFee(Math.ceil(Number(gas) * this.gasMultiplier), this.gasPrice);
+      const p = this.fee;
+      const gas = p.gas === "auto" ? Math.ceil(Number(await this.simulate(messages, memo)) * p.gasMultiplier) : p.gas;
+      fee = p.fees ? { amount: [p.fees], gas: String(gas) } : calculateFee(gas, p.gasPrice);
     }
-    let res: DeliverTxResponse;
+    let hash: string;
     try {
-      res = await this.signing.signAndBroadcast(from, [...messages], fee, memo);
+      // Broadcast (CheckTx), then wait below. Not CosmJS's signAndBroadcast: when CheckTx
+      // refuses the tx, its broadcastTx leaves its inclusion timer running (60 s), which
+      // keeps the caller's process alive after the error.
+      hash = await this.signing.signAndBroadcastSync(from, [...messages], fee, memo);
     } catch (e) {
       if (e instanceof BroadcastTxError) throw new BackstopTxError(e.log ?? e.message, e.codespace, e.code);
       throw e;
     }
+    const res = await this.waitForTx(hash);
     if (res.code !== 0) {
       const stored = await this.comet.tx({ hash: fromHex(res.transactionHash) });
       throw new BackstopTxError(res.rawLog ?? `tx failed with code ${res.code}`, stored.result.codespace ?? "", res.code, res.transactionHash, res.height, res);
     }
     return res;
+  }
+
+  /** Polls for a broadcast tx until it is included (TimeoutError after `broadcastTimeoutMs`). */
+  private async waitForTx(hash: string): Promise<DeliverTxResponse> {
+    const { timeoutMs, pollIntervalMs } = this.broadcast;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, pollIntervalMs));
+      const t = await this.signing.getTx(hash);
+      if (t) return { code: t.code, height: t.height, txIndex: t.txIndex, events: t.events, rawLog: t.rawLog, transactionHash: hash, msgResponses: t.msgResponses, gasUsed: t.gasUsed, gasWanted: t.gasWanted };
+      if (Date.now() >= deadline) throw new TimeoutError(`Transaction with ID ${hash} was submitted but was not yet found on the chain. You might want to check later. There was a wait of ${timeoutMs / 1000} seconds.`, hash);
+    }
   }
 
   // --- transactions ------------------------------------------------------------------

@@ -8,7 +8,7 @@ import { Command } from "../registry";
 import { CliContext, httpEndpoint } from "../context";
 import { flag, UsageError } from "../args";
 import { CliError } from "../errors";
-import { BackstopClient, BackstopQueryError, BackstopTxError } from "../../sdk/client";
+import { BackstopClient, BackstopClientOptions, BackstopQueryError, BackstopTxError } from "../../sdk/client";
 import * as oracleQ from "../../generated/backstop/oracle/v1/query";
 import * as marginQ from "../../generated/backstop/margin/v1/query";
 import * as clearingQ from "../../generated/backstop/clearing/v1/query";
@@ -50,11 +50,23 @@ function decimalArg(ctx: CliContext, i: number, name: string, usage: string): st
   return v;
 }
 
-/** `--gas-prices`: a decimal amount and a denom (`0.025uusdc`), the price of a unit of gas. */
-function gasPricesFlag(ctx: CliContext): string | undefined {
-  const v = flag(ctx.args, "gas-prices");
-  if (v !== undefined && !/^\d+(\.\d{1,18})?[a-zA-Z][a-zA-Z0-9/:._-]{2,127}$/.test(v)) throw new UsageError(`--gas-prices must be an amount and a denom like 0.025uusdc, got ${JSON.stringify(v)}`);
-  return v;
+/**
+ * How a tx pays, from the flags (Cosmos CLI conventions): `--gas N|auto` (auto, the
+ * default: simulated, times `--gas-adjustment`, default 1.5), and the fee either
+ * `--fees COIN` or gas × `--gas-prices` (default 0.025uusdc), not both.
+ */
+function feeOptions(ctx: CliContext): BackstopClientOptions {
+  const gasPrice = flag(ctx.args, "gas-prices");
+  if (gasPrice !== undefined && !/^\d+(\.\d{1,18})?[a-zA-Z][a-zA-Z0-9/:._-]{2,127}$/.test(gasPrice)) throw new UsageError(`--gas-prices must be an amount and a denom like 0.025uusdc, got ${JSON.stringify(gasPrice)}`);
+  const feesFlag = flag(ctx.args, "fees");
+  if (feesFlag !== undefined && gasPrice !== undefined) throw new UsageError("give --fees or --gas-prices, not both");
+  const fees = feesFlag === undefined ? undefined : parseCoin(feesFlag, "--fees");
+  const gasFlag = flag(ctx.args, "gas", "auto")!;
+  if (gasFlag !== "auto" && !/^[1-9]\d{0,14}$/.test(gasFlag)) throw new UsageError(`--gas must be auto or a whole number of gas units, got ${JSON.stringify(gasFlag)}`);
+  const adjustment = flag(ctx.args, "gas-adjustment");
+  if (adjustment !== undefined && (!/^\d+(\.\d+)?$/.test(adjustment) || Number(adjustment) <= 0)) throw new UsageError(`--gas-adjustment must be a positive number like 1.5, got ${JSON.stringify(adjustment)}`);
+  if (adjustment !== undefined && gasFlag !== "auto") throw new UsageError("--gas-adjustment applies to --gas auto only");
+  return { gasPrice, fees, gas: gasFlag === "auto" ? "auto" : Number(gasFlag), gasMultiplier: adjustment === undefined ? undefined : Number(adjustment) };
 }
 
 async function signingClient(ctx: CliContext, fromArg?: string): Promise<BackstopClient> {
@@ -62,7 +74,7 @@ async function signingClient(ctx: CliContext, fromArg?: string): Promise<Backsto
   if (fromArg !== undefined && fromFlag !== undefined && fromFlag !== fromArg) throw new UsageError(`--from ${fromFlag} contradicts the sender ${fromArg} given as FROM`);
   const from = fromArg ?? fromFlag;
   if (!from) throw new UsageError("--from NAME|ADDRESS is required");
-  const gasPrice = gasPricesFlag(ctx);
+  const fee = feeOptions(ctx);
   const kr = ctx.keyring();
   let wallet;
   try {
@@ -70,7 +82,7 @@ async function signingClient(ctx: CliContext, fromArg?: string): Promise<Backsto
   } catch (e) {
     throw new CliError(`key ${JSON.stringify(from)}: ${(e as Error).message}`, { codespace: "cli", code: 3 });
   }
-  const client = await BackstopClient.connect(httpEndpoint(ctx.node), wallet, { gasPrice });
+  const client = await BackstopClient.connect(httpEndpoint(ctx.node), wallet, fee);
   if (ctx.chainId !== undefined) {
     // What the user means to sign for must be the chain the node runs: refuse before signing.
     const actual = await client.signing.getChainId();
