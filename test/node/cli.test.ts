@@ -168,6 +168,17 @@ describe("backstop CLI and SDK against a localnet", () => {
     expect(fixed.code).toBe(0);
     expect(fixed.json.gas_wanted).toBe("250000");
     expect(fixed.json.events.find((e: any) => e.type === "tx" && e.attributes.some((x: any) => x.key === "fee"))?.attributes.find((x: any) => x.key === "fee").value).toBe("1000uusdc");
+    // q tx: a committed tx's result by hash.
+    const looked = await cli("q", "tx", fixed.json.txhash.toLowerCase());
+    expect(looked.code).toBe(0);
+    expect([looked.json.txhash, looked.json.height, looked.json.code, looked.json.gas_wanted]).toEqual([fixed.json.txhash, fixed.json.height, 0, "250000"]);
+    expect(looked.json.events).toEqual(fixed.json.events);
+    const missing = await cli("q", "tx", "AB".repeat(32));
+    expect(missing.code).toBe(1);
+    expect(missing.json.error.message).toBe(`tx ${"AB".repeat(32)} not found`);
+    expect((await cli("q", "tx", "xyz")).code).toBe(2);
+    const version = await cli("version");
+    expect(version.json).toEqual({ version: require("../../package.json").version, app_protocol_version: "2", node: process.version });
     const starved = await cli("tx", "margin", "deposit", "1uusdc", "--from", "alice", "--gas", "1000", "--fees", "1000uusdc");
     expect(starved.code).toBe(1);
     expect([starved.json.error.codespace, starved.json.error.code]).toEqual(["sdk", 11]);

@@ -448,6 +448,23 @@ export const chainCommands: Command[] = [
     run: (ctx) => runQuery(ctx, (c) => c.query.clearing.adlHistory(), (r) => clearingQ.QueryAdlHistoryResponse.toJSON(r)),
   },
   {
+    path: ["q", "tx"],
+    usage: "q tx HASH   (a committed tx's result: height, code, gas and events)",
+    async run(ctx) {
+      const hash = arg(ctx, 0, "HASH", "q tx HASH");
+      if (!/^[0-9a-fA-F]{64}$/.test(hash)) throw new UsageError(`HASH must be 64 hex digits, got ${JSON.stringify(hash)}`);
+      const c = await readClient(ctx);
+      try {
+        const t = await c.signing.getTx(hash.toUpperCase());
+        if (!t) throw new CliError(`tx ${hash.toUpperCase()} not found`, { codespace: "cli", code: 1 });
+        const r: DeliverTxResponse = { code: t.code, height: t.height, txIndex: t.txIndex, events: t.events, rawLog: t.rawLog, transactionHash: t.hash, msgResponses: t.msgResponses, gasUsed: t.gasUsed, gasWanted: t.gasWanted };
+        ctx.print(txJson(r), () => txText(r));
+      } finally {
+        c.disconnect();
+      }
+    },
+  },
+  {
     path: ["q", "solvency"],
     usage: "q solvency   (SPEC §3.9: collateral + pools ≥ positive equity + free collateral; balanced books)",
     run: (ctx) => runQuery(ctx, (c) => c.query.clearing.solvency(), (r) => clearingQ.QuerySolvencyResponse.toJSON(r)),
