@@ -55,9 +55,11 @@ export const APP_VERSION = "0.1.0";
  * The protocol version reported in Info and recorded in the state at InitChain, bumped on
  * any consensus-breaking change. A build refuses to open state of another version (there
  * are no migrations yet). 2: an order's reservation lives in the order (`reserved_uusdc`),
- * not in a record of its own.
+ * not in a record of its own. 3: an epoch's rebalancing moves funds as credit (the reserve
+ * owes a pool what it sweeps from it; a pool it tops up owes it), and a first deposit into
+ * a pool that already holds assets buys in at the locked shares' NAV.
  */
-export const APP_PROTOCOL_VERSION = 2n;
+export const APP_PROTOCOL_VERSION = 3n;
 
 /** Application metadata under prefix 0x00 (the modules use 0x01…). */
 const META_PREFIX = Uint8Array.of(0x00);

@@ -9,6 +9,7 @@ import { promisify } from "node:util";
 import { DirectSecp256k1HdWallet } from "@cosmjs/proto-signing";
 import { stringToPath } from "@cosmjs/crypto";
 import { LOCALNET_MNEMONIC } from "../../chain/app/genesis";
+import { APP_PROTOCOL_VERSION } from "../../chain/app/app";
 import { Dec } from "../../chain/math/decimal";
 import { BackstopClient, BackstopTxError, BackstopQueryError, streamEvents, BackstopEvent } from "../../client/src";
 import { BIN, freePort, NodeProcess, ROOT, spawnLocalnet, tempHome, waitForHeight } from "../util/node";
@@ -178,7 +179,7 @@ describe("backstop CLI and SDK against a localnet", () => {
     expect(missing.json.error.message).toBe(`tx ${"AB".repeat(32)} not found`);
     expect((await cli("q", "tx", "xyz")).code).toBe(2);
     const version = await cli("version");
-    expect(version.json).toEqual({ version: require("../../package.json").version, app_protocol_version: "2", node: process.version });
+    expect(version.json).toEqual({ version: require("../../package.json").version, app_protocol_version: APP_PROTOCOL_VERSION.toString(), node: process.version });
     const starved = await cli("tx", "margin", "deposit", "1uusdc", "--from", "alice", "--gas", "1000", "--fees", "1000uusdc");
     expect(starved.code).toBe(1);
     expect([starved.json.error.codespace, starved.json.error.code]).toEqual(["sdk", 11]);

@@ -153,22 +153,64 @@ describe("insurance keeper", () => {
     checkBooks();
   });
 
-  it("each epoch: a pool above target × cap_multiple sends the excess to the reserve; the reserve tops up a pool below target; snapshots are kept", () => {
-    const { m, ctx, pool, checkBooks } = setup();
+  it("each epoch: a pool above target × cap_multiple sends the excess to the reserve; the reserve tops up a pool below target — as credit, so no pool's NAV moves; snapshots are kept", () => {
+    const { m, ctx, pool, checkBooks, advance } = setup();
     m.insurance.deposit(ctx(), LP1, "majors", 10_000n);
     m.insurance.deposit(ctx(), LP1, "alts", 1_000n);
     m.insurance.deposit(ctx(), LP2, "reserve", 5_000n);
     // Required capital as the coverage model will set it: majors 2,000 (cap 3 × 2,000 = 6,000), alts 3,000.
     m.insurance.setPool(ctx(), { ...pool("majors"), requiredCapitalUusdc: "2000" });
     m.insurance.setPool(ctx(), { ...pool("alts"), requiredCapitalUusdc: "3000" });
+    const navs = () => ["alts", "majors", "reserve"].map((id) => m.insurance.nav(ctx(), pool(id)).toString());
+    const before = navs();
     m.insurance.endEpoch(ctx(), 1n);
     // alts (balance 1,000 < target 3,000) is topped up first (pools go in id order), then majors sends 4,000 over its cap.
     expect(pool("alts").balanceUusdc).toBe("3000");
     expect(pool("majors").balanceUusdc).toBe("6000");
     expect(pool("reserve").balanceUusdc).toBe(String(5_000 - 2_000 + 4_000));
+    // Liquidity moved; value did not: alts owes the reserve 2,000, the reserve owes majors 4,000.
+    expect(navs()).toEqual(before);
+    expect(pool("alts")).toMatchObject({ debtUusdc: "2000", creditLines: [{ lenderPoolId: "reserve", capUusdc: "", drawnUusdc: "2000" }] });
+    expect(pool("reserve")).toMatchObject({ debtUusdc: "4000", creditLines: [{ lenderPoolId: "majors", capUusdc: "", drawnUusdc: "4000" }] });
     const hist = m.insurance.history(ctx(), "majors");
     expect(hist).toHaveLength(1);
     expect(hist[0]).toMatchObject({ epoch: 1n, balanceUusdc: "6000" });
+    checkBooks();
+    // An LP of majors withdraws more than half: majors falls below target, and next epoch
+    // the reserve tops it up by repaying what it owes majors.
+    const shares = m.bank.getBalance(ctx(), LP1, shareDenom("majors"));
+    m.insurance.requestWithdrawal(ctx(), LP1, "majors", (shares * 55n) / 100n);
+    advance(61n);
+    expect(m.insurance.processWithdrawals(ctx())).toBe(1);
+    const bal = BigInt(pool("majors").balanceUusdc);
+    expect(bal).toBeLessThan(2_000n);
+    const before2 = navs();
+    m.insurance.endEpoch(ctx(), 2n);
+    expect(pool("majors").balanceUusdc).toBe("2000");
+    const owed = 4_000n - (2_000n - bal);
+    expect(pool("reserve")).toMatchObject({ debtUusdc: owed.toString(), creditLines: [{ lenderPoolId: "majors", drawnUusdc: owed.toString() }] });
+    expect(navs()).toEqual(before2);
+    checkBooks();
+  });
+
+  it("an LP's deposit swept to a reserve that has no LPs cannot be taken by the reserve's first depositor", () => {
+    const { m, ctx, pool, checkBooks, advance } = setup();
+    m.insurance.deposit(ctx(), LP1, "majors", 100_000n);
+    m.insurance.setPool(ctx(), { ...pool("majors"), requiredCapitalUusdc: "10" });
+    const lp1Value = () => m.insurance.lpShares(ctx(), LP1).find((x) => x.poolId === "majors")!.value;
+    const worth = lp1Value();
+    m.insurance.endEpoch(ctx(), 1n);
+    expect(BigInt(pool("majors").balanceUusdc)).toBe(30n); // target 10 × cap 3
+    expect(lp1Value()).toBe(worth); // the reserve owes majors the rest
+    const b2 = m.bank.getBalance(ctx(), LP2, "uusdc");
+    m.insurance.deposit(ctx(), LP2, "reserve", 1_000n);
+    const shares = m.bank.getBalance(ctx(), LP2, shareDenom("reserve"));
+    m.insurance.requestWithdrawal(ctx(), LP2, "reserve", shares);
+    advance(61n);
+    expect(m.insurance.processWithdrawals(ctx())).toBe(1);
+    const back = m.bank.getBalance(ctx(), LP2, "uusdc");
+    expect(back <= b2).toBe(true); // nothing gained
+    expect(back).toBeGreaterThan(b2 - 1_000n); // and the deposit's worth came back
     checkBooks();
   });
 });

@@ -404,10 +404,11 @@ export class InsuranceKeeper {
   // --- epochs ---------------------------------------------------------------------------
 
   /**
-   * Each epoch: a snapshot of every pool (NAV, balance, shares) for yield history, then
-   * rebalancing — a pool above target_coverage × cap_multiple of its required capital
-   * sends the excess to the reserve; the reserve tops up pools below target. Pools whose
-   * required capital is not yet known (zero) are left alone.
+   * Each epoch: rebalancing — a pool above target_coverage × cap_multiple of its required
+   * capital sends the excess to the reserve; the reserve tops up pools below target, as far
+   * as its balance goes — then a snapshot of every pool (NAV, balance, shares) for yield
+   * history. Pools whose required capital is not yet known (zero) are left alone. Both
+   * moves are credit (`moveAsCredit`): liquidity moves, no pool's net assets do.
    */
   endEpoch(ctx: Context, epoch: bigint): void {
     const reserve = this.reserve(ctx);
@@ -419,8 +420,8 @@ export class InsuranceKeeper {
       const cap = Dec.parse(p.capMultiple || "1").mulIntToInt(target, "ceil");
       const bal = big(p.balanceUusdc);
       const r = this.requirePool(ctx, reserve.id);
-      if (bal > cap) this.move(ctx, p.id, r.id, bal - cap);
-      else if (bal < target) this.move(ctx, r.id, p.id, minB(target - bal, big(r.balanceUusdc)));
+      if (bal > cap) this.moveAsCredit(ctx, p.id, r.id, bal - cap);
+      else if (bal < target) this.moveAsCredit(ctx, r.id, p.id, minB(target - bal, big(r.balanceUusdc)));
     }
     for (const p of this.pools(ctx)) {
       setProto(this.kv(ctx), Buffer.concat([key(HISTORY, p.id), u64(epoch)]), PoolSnapshot, {
@@ -437,13 +438,40 @@ export class InsuranceKeeper {
     }
   }
 
-  private move(ctx: Context, fromId: string, toId: string, amount: bigint): void {
+  /**
+   * Moves `amount` of `from`'s balance to `to` without moving value between their LPs:
+   * first it repays what `from` owes `to` (its credit line with `to` as lender), and the
+   * rest is lent — a debt of `to` to `from` on `to`'s credit line with it, uncapped,
+   * repaid first from `to`'s revenue like any draw (the reserve's line first). Net assets
+   * (balance − debt + lent out) stay the same on both sides: an LP's deposit swept to the
+   * reserve is still counted in its pool's NAV, and a pool topped up owes it back.
+   */
+  private moveAsCredit(ctx: Context, fromId: string, toId: string, amount: bigint): void {
     if (amount <= 0n) return;
     const from = this.requirePool(ctx, fromId);
-    this.setPool(ctx, { ...from, balanceUusdc: (big(from.balanceUusdc) - amount).toString() });
+    const owed = from.creditLines.find((l) => l.lenderPoolId === toId);
+    const repaid = minB(amount, owed ? big(owed.drawnUusdc) : 0n);
+    this.setPool(ctx, {
+      ...from,
+      balanceUusdc: (big(from.balanceUusdc) - amount).toString(),
+      debtUusdc: (big(from.debtUusdc) - repaid).toString(),
+      creditLines: from.creditLines
+        .map((l) => (l.lenderPoolId === toId ? { ...l, drawnUusdc: (big(l.drawnUusdc) - repaid).toString() } : l))
+        .filter((l) => big(l.drawnUusdc) > 0n || l.capUusdc !== ""),
+    });
+    const lent = amount - repaid;
     const to = this.requirePool(ctx, toId);
-    this.setPool(ctx, { ...to, balanceUusdc: (big(to.balanceUusdc) + amount).toString() });
-    ctx.events.emitTyped("backstop.insurance.v1.EventRebalance", { from_pool_id: fromId, to_pool_id: toId, amount_uusdc: amount.toString() });
+    const line = to.creditLines.find((l) => l.lenderPoolId === fromId);
+    const lines =
+      lent === 0n
+        ? to.creditLines
+        : line
+          ? to.creditLines.map((l) => (l.lenderPoolId === fromId ? { ...l, drawnUusdc: (big(l.drawnUusdc) + lent).toString() } : l))
+          : from.isReserve
+            ? [{ lenderPoolId: fromId, capUusdc: "", drawnUusdc: lent.toString() }, ...to.creditLines] // the reserve's line goes first: repaid first
+            : [...to.creditLines, { lenderPoolId: fromId, capUusdc: "", drawnUusdc: lent.toString() }];
+    this.setPool(ctx, { ...to, balanceUusdc: (big(to.balanceUusdc) + amount).toString(), debtUusdc: (big(to.debtUusdc) + lent).toString(), creditLines: lines });
+    ctx.events.emitTyped("backstop.insurance.v1.EventRebalance", { from_pool_id: fromId, to_pool_id: toId, amount_uusdc: amount.toString(), repaid_uusdc: repaid.toString(), lent_uusdc: lent.toString() });
   }
 
   history(ctx: Context, poolId: string): PoolSnapshot[] {

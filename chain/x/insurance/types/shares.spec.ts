@@ -15,6 +15,32 @@ describe("deposits", () => {
     expect(sharesForDeposit({ assets: 0n, shares: 0n }, 1_000n, MIN_LOCKED)).toEqual({ ok: false, reason: "too_small" });
   });
 
+  it("a first deposit into a pool that already holds assets (fees, a rebalance) buys in at the locked shares' NAV: it gets the deposit's worth, never those assets (property)", () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 1n, max: 10n ** 15n }), fc.bigInt({ min: 1n, max: 10n ** 15n }), (assets, amount) => {
+        const r = sharesForDeposit({ assets, shares: 0n }, amount, MIN_LOCKED);
+        if (!r.ok) {
+          // Refused only when the deposit is worth less than one share at that NAV.
+          expect(amount * MIN_LOCKED < assets).toBe(true);
+          return;
+        }
+        expect(r.locked).toBe(MIN_LOCKED);
+        const after = { assets: assets + amount, shares: r.minted };
+        const mine = shareValue(after, r.toDepositor);
+        expect(mine <= amount).toBe(true);
+        // Rounding costs the depositor less than one share's worth (and one uusdc).
+        expect(amount - mine <= assets / MIN_LOCKED + 1n).toBe(true);
+        // The locked shares keep what was there.
+        expect(shareValue(after, r.locked) >= assets).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+    // The attack of the review: 1 uusdc into a pool holding ~100,000 USDC with no shares.
+    expect(sharesForDeposit({ assets: 99_910_084_000n, shares: 0n }, 1_000_000n, MIN_LOCKED)).toMatchObject({ ok: true, toDepositor: 10_008n });
+    expect(shareValue({ assets: 99_910_084_000n + 1_000_000n, shares: MIN_LOCKED + 10_008n }, 10_008n) <= 1_000_000n).toBe(true);
+    expect(sharesForDeposit({ assets: -5n, shares: 0n }, 1_000_000n, MIN_LOCKED)).toEqual({ ok: false, reason: "pool_insolvent" });
+  });
+
   it("later deposits mint at NAV, rounded down, and never lower NAV (property)", () => {
     fc.assert(
       fc.property(

@@ -9,7 +9,9 @@
  * The first deposit into an empty pool mints `INITIAL_SHARES_PER_UUSDC` shares per uusdc
  * and locks `minLocked` of them to the module forever (the donation attack: a first
  * depositor who mints 1 share and donates to the pool cannot make later deposits round
- * to zero shares, because the locked shares own most of any donation).
+ * to zero shares, because the locked shares own most of any donation). What a pool holds
+ * before it has shares (fees or dust that came first) belongs to the locked shares too:
+ * the first depositor's shares are worth the deposit, never the pool's earlier assets.
  */
 import { Dec } from "../../../math/decimal";
 
@@ -31,6 +33,14 @@ export type DepositOutcome =
 export function sharesForDeposit(pool: PoolBook, amount: bigint, minLocked: bigint): DepositOutcome {
   if (amount <= 0n) return { ok: false, reason: "too_small" };
   if (pool.shares === 0n) {
+    if (pool.assets < 0n) return { ok: false, reason: "pool_insolvent" };
+    if (pool.assets > 0n) {
+      // The locked minimum takes the assets already there; the deposit buys in at that NAV.
+      const locked = minLocked > 0n ? minLocked : 1n;
+      const toDepositor = (amount * locked) / pool.assets; // rounded down
+      if (toDepositor === 0n) return { ok: false, reason: "too_small" };
+      return { ok: true, minted: locked + toDepositor, toDepositor, locked };
+    }
     const minted = amount * INITIAL_SHARES_PER_UUSDC;
     if (minted <= minLocked) return { ok: false, reason: "too_small" };
     return { ok: true, minted, toDepositor: minted - minLocked, locked: minLocked };

@@ -81,7 +81,11 @@ export interface EventDebtRepaid {
   amountUusdc: string;
 }
 
-/** EventRebalance is emitted when an epoch moves funds between a pool and the reserve. */
+/**
+ * EventRebalance is emitted when an epoch moves funds between a pool and the reserve.
+ * The move is credit: it first repays what the sender owes the receiver, and the rest
+ * is lent (a debt of the receiver to the sender), so neither pool's net assets change.
+ */
 export interface EventRebalance {
   /** from_pool_id sending. */
   fromPoolId: string;
@@ -89,6 +93,10 @@ export interface EventRebalance {
   toPoolId: string;
   /** amount_uusdc moved (integer string). */
   amountUusdc: string;
+  /** repaid_uusdc: the part that repaid the sender's debt to the receiver (integer string). */
+  repaidUusdc: string;
+  /** lent_uusdc: the part lent to the receiver, now its debt to the sender (integer string). */
+  lentUusdc: string;
 }
 
 /** EventCoverage is emitted when a pool's coverage figures are updated. */
@@ -842,7 +850,7 @@ export const EventDebtRepaid: MessageFns<EventDebtRepaid> = {
 };
 
 function createBaseEventRebalance(): EventRebalance {
-  return { fromPoolId: "", toPoolId: "", amountUusdc: "" };
+  return { fromPoolId: "", toPoolId: "", amountUusdc: "", repaidUusdc: "", lentUusdc: "" };
 }
 
 export const EventRebalance: MessageFns<EventRebalance> = {
@@ -855,6 +863,12 @@ export const EventRebalance: MessageFns<EventRebalance> = {
     }
     if (message.amountUusdc !== "") {
       writer.uint32(26).string(message.amountUusdc);
+    }
+    if (message.repaidUusdc !== "") {
+      writer.uint32(34).string(message.repaidUusdc);
+    }
+    if (message.lentUusdc !== "") {
+      writer.uint32(42).string(message.lentUusdc);
     }
     return writer;
   },
@@ -896,6 +910,22 @@ export const EventRebalance: MessageFns<EventRebalance> = {
             message.amountUusdc = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.repaidUusdc = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.lentUusdc = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -913,6 +943,8 @@ export const EventRebalance: MessageFns<EventRebalance> = {
       fromPoolId: isSet(object.from_pool_id) ? globalThis.String(object.from_pool_id) : "",
       toPoolId: isSet(object.to_pool_id) ? globalThis.String(object.to_pool_id) : "",
       amountUusdc: isSet(object.amount_uusdc) ? globalThis.String(object.amount_uusdc) : "",
+      repaidUusdc: isSet(object.repaid_uusdc) ? globalThis.String(object.repaid_uusdc) : "",
+      lentUusdc: isSet(object.lent_uusdc) ? globalThis.String(object.lent_uusdc) : "",
     };
   },
 
@@ -927,6 +959,12 @@ export const EventRebalance: MessageFns<EventRebalance> = {
     if (message.amountUusdc !== "") {
       obj.amount_uusdc = message.amountUusdc;
     }
+    if (message.repaidUusdc !== "") {
+      obj.repaid_uusdc = message.repaidUusdc;
+    }
+    if (message.lentUusdc !== "") {
+      obj.lent_uusdc = message.lentUusdc;
+    }
     return obj;
   },
 
@@ -938,6 +976,8 @@ export const EventRebalance: MessageFns<EventRebalance> = {
     message.fromPoolId = object.fromPoolId ?? "";
     message.toPoolId = object.toPoolId ?? "";
     message.amountUusdc = object.amountUusdc ?? "";
+    message.repaidUusdc = object.repaidUusdc ?? "";
+    message.lentUusdc = object.lentUusdc ?? "";
     return message;
   },
 };
