@@ -434,12 +434,26 @@ describe("how nodes are started", () => {
         client.disconnect();
       }
       expect(existsSync(`${home}/data/application/stale`)).toBe(false);
+      proc.kill("SIGTERM");
+      await new Promise((r) => proc.once("exit", r));
+      // Without --resume, localnet starts fresh again (SPEC §2); with it, the chain continues.
+      for (const [flags, says] of [[[], "a fresh chain"], [["--resume"], "resuming the chain"]] as const) {
+        const again = spawn(process.execPath, [BIN, "localnet", "--home", home, "--rpc.laddr", `tcp://127.0.0.1:${port}`, ...flags], { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
+        let err = "";
+        again.stderr!.on("data", (d) => (err += d.toString()));
+        for (const end = Date.now() + 20_000; !err.includes("localnet:") && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+        again.kill("SIGTERM");
+        await new Promise((r) => again.once("exit", r));
+        expect(err).toContain(`localnet: ${says} in ${home}`);
+      }
       expect(existsSync(`${home}/notes.txt`)).toBe(true);
       const keys = JSON.parse(spawnSync(process.execPath, [BIN, "keys", "list", "--home", home, "--output", "json"], { cwd: ROOT }).stdout.toString());
       expect(keys.map((k: { name: string }) => k.name)).toEqual(expect.arrayContaining(["alice", "mine"]));
     } finally {
-      proc.kill("SIGTERM");
-      await new Promise((r) => proc.once("exit", r));
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill("SIGTERM");
+        await new Promise((r) => proc.once("exit", r));
+      }
       rmSync(home, { recursive: true, force: true });
     }
   });

@@ -49,7 +49,9 @@ export async function spawnLocalnet(o: { home?: string; port?: number; reset?: b
   ensureBuilt();
   const home = o.home ?? tempHome();
   const port = o.port ?? (await freePort());
-  const args = [BIN, "localnet", "--home", home, "--rpc.laddr", `tcp://127.0.0.1:${port}`, ...(o.blockTime ? ["--block-time", o.blockTime] : []), ...(o.reset ? ["--reset"] : []), ...(o.extra ?? [])];
+  // A home that holds a chain resumes it (a restart), unless `reset`; a new home starts fresh.
+  const resume = !o.reset && existsSync(join(home, "config", "genesis.json"));
+  const args = [BIN, "localnet", "--home", home, "--rpc.laddr", `tcp://127.0.0.1:${port}`, ...(o.blockTime ? ["--block-time", o.blockTime] : []), ...(resume ? ["--resume"] : []), ...(o.extra ?? [])];
   const proc = spawn(process.execPath, [...NODE_V8_FLAGS, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   proc.stdout!.on("data", (d) => (out += d.toString()));

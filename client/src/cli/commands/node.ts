@@ -4,7 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import { Secp256k1, Slip10, Slip10Curve, stringToPath, Bip39, EnglishMnemonic } from "@cosmjs/crypto";
 import { toBech32 } from "@cosmjs/encoding";
 import { Command } from "../registry";
-import { flag, has } from "../args";
+import { flag, has, UsageError } from "../args";
 import { initHome, paths } from "../../../../chain/node/home";
 import { startAbci, startNode } from "../../../../chain/node/node";
 import { LOCALNET_CHAIN_ID, LOCALNET_KEY_NAMES, LOCALNET_MNEMONIC, localnetAppState } from "../../../../chain/app/genesis";
@@ -117,12 +117,14 @@ export const nodeCommands: Command[] = [
   },
   {
     path: ["localnet"],
-    usage: "localnet [--home DIR (./.localnet)] [--rpc.laddr tcp://127.0.0.1:26657] [--min-gas-prices P] [--block-time 1s] [--reset]   a single-validator chain: fresh in a new home or with --reset (which removes DIR/config and DIR/data only), else the home's chain resumes",
+    usage: "localnet [--home DIR (./.localnet)] [--rpc.laddr tcp://127.0.0.1:26657] [--min-gas-prices P] [--block-time 1s] [--reset | --resume]   a fresh single-validator chain (removing the home's config/ and data/ only; --reset says so), or with --resume the home's chain continues",
     async run(ctx) {
       const home = resolve(flag(ctx.args, "home", ".localnet")!);
-      // --reset removes the chain — genesis, validator key, state and blocks — and nothing
-      // else: keys and any other files in the home stay (the localnet keys are re-added).
-      if (has(ctx.args, "reset")) for (const dir of [paths(home).config, paths(home).data]) rmSync(dir, { recursive: true, force: true });
+      if (has(ctx.args, "reset") && has(ctx.args, "resume")) throw new UsageError("give --reset or --resume, not both");
+      // Fresh unless --resume (SPEC §2): the chain — genesis, validator key, state and
+      // blocks — is removed, and nothing else: keys and other files in the home stay (the
+      // localnet keys are re-added).
+      if (!has(ctx.args, "resume")) for (const dir of [paths(home).config, paths(home).data]) rmSync(dir, { recursive: true, force: true });
       const fresh = !existsSync(paths(home).genesis);
       if (fresh) await initLocalnetHome(home);
       process.stderr.write(`localnet: ${fresh ? "a fresh chain" : "resuming the chain"} in ${home}, chain-id ${LOCALNET_CHAIN_ID}, RPC ${flag(ctx.args, "rpc.laddr", "tcp://127.0.0.1:26657")}\n`);
