@@ -80,15 +80,13 @@ export const ErrInvalidRequest = register(SDK, 18, "invalid request");
 export const ErrTxInMempoolCache = register(SDK, 19, "tx already in mempool");
 export const ErrTxTooLarge = register(SDK, 21, "tx too large");
 export const ErrKeyNotFound = register(SDK, 22, "key not found");
-export const ErrInvalidGasLimit = register(SDK, 25, "invalid gas limit");
 export const ErrInvalidHeight = register(SDK, 26, "invalid height");
 export const ErrInvalidType = register(SDK, 29, "invalid type");
 export const ErrTxTimeoutHeight = register(SDK, 30, "tx timeout height");
 export const ErrWrongSequence = register(SDK, 32, "incorrect account sequence");
 export const ErrNotSupported = register(SDK, 37, "feature not supported");
 export const ErrNotFound = register(SDK, 38, "not found");
-export const ErrInvalidChainID = register(SDK, 41, "tx intended signer does not match the given signer");
-export const ErrWrongChainID = register(SDK, 42, "wrong chain-id");
+export const ErrInvalidGasLimit = register(SDK, 41, "invalid gas limit");
 
 /** Maps anything thrown during execution to (codespace, code, log); unknown errors are internal. */
 export function toAbciError(err: unknown): { codespace: string; code: number; log: string } {

@@ -130,3 +130,32 @@ describe("insurance pools", () => {
     expect(pool(c, "reserve").pool?.totalShares).toBe("0");
   });
 });
+
+describe("pools and markets created by the authority", () => {
+  it("a new pool starts empty and without markets; a market must name an existing segment pool, which then lists it; neither link changes by update", async () => {
+    const c = await chain();
+    const validator = c.accounts[0];
+    c.block([]);
+    const ClTx = await import("../../client/src/generated/backstop/clearing/v1/tx");
+    const ClQ = await import("../../client/src/generated/backstop/clearing/v1/query");
+    const btc = c.query("/backstop.clearing.v1.Query/Market", ClQ.QueryMarketRequest, ClQ.QueryMarketResponse, { marketId: "BTC-USD" }).market!;
+    const alts = pool(c, "alts").pool!;
+    const createPool = (p: object) => msg("/backstop.insurance.v1.MsgCreatePool", InsTx.MsgCreatePool, { authority: validator.address, pool: { ...alts, id: "rwa", shareDenom: "share/rwa", marketIds: [], balanceUusdc: "0", totalShares: "0", escrowedShares: "0", lockedShares: "0", debtUusdc: "0", creditLines: [], requiredCapitalUusdc: "0", cover2Uusdc: "0", coverage: "", ...p } });
+    const createMarket = (insurancePoolId: string, id = "XAU-USD") => msg("/backstop.clearing.v1.MsgCreateMarket", ClTx.MsgCreateMarket, { authority: validator.address, market: { ...btc, id, oracleTicker: id, insurancePoolId } });
+    const refused = (m: ReturnType<typeof msg>) => {
+      const [r] = c.block([[validator, [m]]]);
+      return [r.codespace, r.code, r.log];
+    };
+    expect(refused(createPool({ marketIds: ["BTC-USD"] }))).toEqual(["insurance", 3, expect.stringMatching(/a new pool has no markets yet/)]);
+    expect(refused(createPool({ balanceUusdc: "1000000" }))).toEqual(["insurance", 3, expect.stringMatching(/balance, shares, debt and drawn credit must be zero/)]);
+    expect(refused(createMarket("nopool"))).toEqual(["insurance", 2, expect.stringMatching(/nopool/)]);
+    expect(refused(createMarket("reserve"))).toEqual(["sdk", 18, expect.stringMatching(/not the reserve/)]);
+    expect(c.app.query({ path: "/backstop.clearing.v1.Query/Market", data: ClQ.QueryMarketRequest.encode({ marketId: "XAU-USD" }).finish(), height: 0n, prove: false }).code).not.toBe(0);
+    expect(refused(createPool({}))).toEqual(["", 0, expect.anything()]);
+    expect(refused(createMarket("rwa"))).toEqual(["", 0, expect.anything()]);
+    expect(pool(c, "rwa").pool).toMatchObject({ marketIds: ["XAU-USD"], balanceUusdc: "0", totalShares: "0" });
+    const rwa = pool(c, "rwa").pool!;
+    expect(refused(msg("/backstop.insurance.v1.MsgUpdatePool", InsTx.MsgUpdatePool, { authority: validator.address, pool: { ...rwa, marketIds: [] } }))).toEqual(["insurance", 3, expect.stringMatching(/markets follow the markets that name it/)]);
+    expect(refused(msg("/backstop.clearing.v1.MsgUpdateMarket", ClTx.MsgUpdateMarket, { authority: validator.address, market: { ...btc, insurancePoolId: "rwa" } }))).toEqual(["sdk", 18, expect.stringMatching(/insurance pool cannot change/)]);
+  });
+});

@@ -112,6 +112,19 @@ describe("oracle", () => {
 });
 
 describe("margin", () => {
+  it("the authority changes margin params, but never the collateral denom away from uusdc (SPEC §2)", async () => {
+    const c = await chain();
+    const validator = c.accounts[0];
+    const upd = (collateralDenom: string) => msg("/backstop.margin.v1.MsgUpdateParams", MarginTx.MsgUpdateParams, { authority: validator.address, params: { collateralDenom, maxMmrStepPerBlock: "0.002" } });
+    const bad = c.check(validator, [upd("ustake")]);
+    expect([bad.codespace, bad.code]).toEqual(["margin", 7]);
+    expect(bad.log).toMatch(/collateral denom must be uusdc, got "ustake"/);
+    const [ok] = c.block([[validator, [upd("uusdc")]]]);
+    expect(ok.code).toBe(0);
+    const params = c.query("/backstop.margin.v1.Query/Params", MarginQ.QueryParamsRequest, MarginQ.QueryParamsResponse, {}).params;
+    expect(params).toEqual({ collateralDenom: "uusdc", maxMmrStepPerBlock: "0.002" });
+  });
+
   it("deposits and withdraws free collateral between bank and the module account", async () => {
     const c = await chain();
     const alice = c.accounts[1];

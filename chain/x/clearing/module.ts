@@ -124,7 +124,12 @@ export class ClearingModule implements AppModule {
         validateBasic: (m) => (requireAuthorityAddress(m.authority), validateMarket(m.market)),
         handle: (ctx, m) => {
           auth.requireAuthority(ctx, m.authority);
-          this.list(ctx, validateMarket(m.market));
+          const market = validateMarket(m.market);
+          // The market's pool must exist, and lists the market from now on.
+          const pool = insurance.requirePool(ctx, market.insurancePoolId);
+          if (pool.isReserve) throw ErrInvalidRequest.wrap("a market is backed by a segment pool, not the reserve");
+          this.list(ctx, market);
+          insurance.setPool(ctx, { ...pool, marketIds: [...pool.marketIds, market.id] });
           return {};
         },
       }),
@@ -139,6 +144,7 @@ export class ClearingModule implements AppModule {
           const next = validateMarket(m.market);
           const cur = this.markets.require(ctx, next.id);
           if (cur.oracleTicker !== next.oracleTicker) throw ErrInvalidRequest.wrap("a market's oracle ticker cannot change");
+          if (cur.insurancePoolId !== next.insurancePoolId) throw ErrInvalidRequest.wrap("a market's insurance pool cannot change");
           this.markets.set(ctx, next);
           return {};
         },

@@ -160,7 +160,13 @@ export class InsuranceModule implements AppModule {
         validateBasic: (m) => (authorityMsg(m), validatePool(m.pool)),
         handle: (ctx, m) => {
           auth.requireAuthority(ctx, m.authority);
-          this.create(ctx, validatePool(m.pool));
+          const p = validatePool(m.pool);
+          // A new pool starts with empty books, and its markets join it by MsgCreateMarket
+          // (a market names its pool; the pool's list follows).
+          if (p.marketIds.length > 0) throw ErrInvalidPool.wrap("a new pool has no markets yet: MsgCreateMarket adds each, naming the pool");
+          const books = [p.balanceUusdc, p.totalShares, p.escrowedShares, p.lockedShares, p.debtUusdc, ...p.creditLines.map((l) => l.drawnUusdc)];
+          if (books.some((v) => v !== "" && v !== "0")) throw ErrInvalidPool.wrap("a new pool's balance, shares, debt and drawn credit must be zero");
+          this.create(ctx, p);
           return {};
         },
       }),
@@ -175,13 +181,15 @@ export class InsuranceModule implements AppModule {
           const next = validatePool(m.pool);
           const cur = k.requirePool(ctx, next.id);
           for (const l of next.creditLines) k.requirePool(ctx, l.lenderPoolId);
+          if (next.marketIds.length !== cur.marketIds.length || next.marketIds.some((id, i) => id !== cur.marketIds[i])) {
+            throw ErrInvalidPool.wrap(`a pool's markets follow the markets that name it (${cur.marketIds.join(", ") || "none"}); they cannot be changed here`);
+          }
           // Parameters change; the books (balance, shares, debts, drawn credit) do not.
           const drawn = new Map(cur.creditLines.map((l) => [l.lenderPoolId, l.drawnUusdc]));
           const lines = next.creditLines.map((l) => ({ ...l, drawnUusdc: drawn.get(l.lenderPoolId) ?? "0" }));
           for (const l of cur.creditLines) if (!next.creditLines.some((n) => n.lenderPoolId === l.lenderPoolId) && BigInt(l.drawnUusdc || "0") > 0n) lines.push({ ...l, capUusdc: "0" });
           k.setPool(ctx, {
             ...cur,
-            marketIds: next.marketIds,
             withdrawalCooldownSeconds: next.withdrawalCooldownSeconds,
             feeShare: next.feeShare,
             targetCoverage: next.targetCoverage,

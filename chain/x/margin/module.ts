@@ -2,6 +2,7 @@
 import { AppModule, defineMsg, defineQuery } from "../../app/module";
 import { Context } from "../../app/context";
 import { ErrInvalidAddress } from "../../app/errors";
+import { COLLATERAL_DENOM } from "../../app/genesis";
 import { isValidAddress } from "../../crypto/keys";
 import { Dec } from "../../math/decimal";
 import { AuthKeeper } from "../auth/keeper";
@@ -61,7 +62,8 @@ function requireMarketId(id: string): void {
 
 export function validateMarginParams(p: Params | undefined): Params {
   if (!p) throw ErrInvalidParams.wrap("params missing");
-  if (!/^[a-zA-Z][a-zA-Z0-9/:._-]{2,127}$/.test(p.collateralDenom)) throw ErrInvalidParams.wrap(`invalid collateral denom ${JSON.stringify(p.collateralDenom)}`);
+  // The collateral is uusdc (SPEC §2): pools, fees and the solvency check count in it.
+  if (p.collateralDenom !== COLLATERAL_DENOM) throw ErrInvalidParams.wrap(`collateral denom must be ${COLLATERAL_DENOM}, got ${JSON.stringify(p.collateralDenom)}`);
   let step: Dec;
   try {
     step = Dec.parse(p.maxMmrStepPerBlock);
