@@ -153,7 +153,10 @@ describe("pools and markets created by the authority", () => {
     expect(c.app.query({ path: "/backstop.clearing.v1.Query/Market", data: ClQ.QueryMarketRequest.encode({ marketId: "XAU-USD" }).finish(), height: 0n, prove: false }).code).not.toBe(0);
     expect(refused(createPool({}))).toEqual(["", 0, expect.anything()]);
     expect(refused(createMarket("rwa"))).toEqual(["", 0, expect.anything()]);
-    expect(pool(c, "rwa").pool).toMatchObject({ marketIds: ["XAU-USD"], balanceUusdc: "0", totalShares: "0" });
+    // The template's 60 s cooldown was given; a pool that gives none gets SPEC §3.7's production default, 7 days.
+    expect(pool(c, "rwa").pool).toMatchObject({ marketIds: ["XAU-USD"], balanceUusdc: "0", totalShares: "0", withdrawalCooldownSeconds: 60n });
+    expect(refused(createPool({ id: "weekly", shareDenom: "share/weekly", withdrawalCooldownSeconds: 0n }))).toEqual(["", 0, expect.anything()]);
+    expect(pool(c, "weekly").pool?.withdrawalCooldownSeconds).toBe(604_800n);
     const rwa = pool(c, "rwa").pool!;
     expect(refused(msg("/backstop.insurance.v1.MsgUpdatePool", InsTx.MsgUpdatePool, { authority: validator.address, pool: { ...rwa, marketIds: [] } }))).toEqual(["insurance", 3, expect.stringMatching(/markets follow the markets that name it/)]);
     expect(refused(msg("/backstop.clearing.v1.MsgUpdateMarket", ClTx.MsgUpdateMarket, { authority: validator.address, market: { ...btc, insurancePoolId: "rwa" } }))).toEqual(["sdk", 18, expect.stringMatching(/insurance pool cannot change/)]);

@@ -183,6 +183,13 @@ describe("backstop CLI and SDK against a localnet", () => {
     const starved = await cli("tx", "margin", "deposit", "1uusdc", "--from", "alice", "--gas", "1000", "--fees", "1000uusdc");
     expect(starved.code).toBe(1);
     expect([starved.json.error.codespace, starved.json.error.code]).toEqual(["sdk", 11]);
+    // A tx that fails in its block (no simulation with a fixed --gas): text mode prints its fields too.
+    const failedText = spawnSync(process.execPath, [BIN, "tx", "margin", "add-position-margin", "XRP-USD", "5uusdc", "--from", "alice", "--gas", "200000", "--fees", "1000uusdc", "--home", node.home, "--node", `tcp://127.0.0.1:${node.port}`], { cwd: ROOT });
+    expect(failedText.status).toBe(1);
+    const failedLines = failedText.stdout.toString().split("\n");
+    expect(failedLines.slice(0, 4).map((l) => l.split(":")[0])).toEqual(["txhash", "height", "code", "codespace"]);
+    expect(failedLines[3]).toBe("codespace: clearing");
+    expect(failedText.stderr.toString()).toMatch(/^Error: .*\(codespace clearing, code 2\)/);
     const both = await cli("tx", "margin", "deposit", "1uusdc", "--from", "alice", "--fees", "1000uusdc", "--gas-prices", "0.025uusdc");
     expect(both.code).toBe(2);
     expect(both.json.error.message).toBe("give --fees or --gas-prices, not both");

@@ -75,13 +75,16 @@ function decIn(name: string, v: string, lo: Dec, hi: Dec | null): void {
   if (d.lt(lo) || (hi && d.gt(hi))) throw ErrInvalidPool.wrap(`${name} ${v} out of range`);
 }
 
-/** Stateless validation of a pool definition; balances and shares start at zero. */
+/** The withdrawal cooldown of a pool that does not set one: 7 days (SPEC §3.7's production default). */
+export const DEFAULT_WITHDRAWAL_COOLDOWN_SECONDS = 7n * 24n * 3600n;
+
+/** Stateless validation of a pool definition (an unset cooldown is the default); balances and shares start at zero. */
 export function validatePool(p: Pool | undefined): Pool {
   if (!p) throw ErrInvalidPool.wrap("pool missing");
   if (!POOL_ID_RE.test(p.id)) throw ErrInvalidPool.wrap(`invalid pool id ${JSON.stringify(p.id)}`);
   for (const m of p.marketIds) if (!/^[A-Z0-9]{1,16}-[A-Z0-9]{1,16}$/.test(m)) throw ErrInvalidPool.wrap(`invalid market id ${JSON.stringify(m)}`);
   if (new Set(p.marketIds).size !== p.marketIds.length) throw ErrInvalidPool.wrap("duplicate market id");
-  if (p.withdrawalCooldownSeconds <= 0n) throw ErrInvalidPool.wrap("withdrawal_cooldown_seconds must be positive");
+  if (p.withdrawalCooldownSeconds < 0n) throw ErrInvalidPool.wrap("withdrawal_cooldown_seconds must not be negative");
   decIn("fee_share", p.feeShare, Dec.ZERO, Dec.ONE);
   decIn("target_coverage", p.targetCoverage, Dec.ZERO, null);
   decIn("cap_multiple", p.capMultiple, Dec.ONE, null);
@@ -93,7 +96,7 @@ export function validatePool(p: Pool | undefined): Pool {
     lenders.add(l.lenderPoolId);
     if (!/^\d+$/.test(l.capUusdc)) throw ErrInvalidPool.wrap(`credit line cap ${JSON.stringify(l.capUusdc)} must be an integer`);
   }
-  return { ...p, shareDenom: shareDenom(p.id) };
+  return { ...p, shareDenom: shareDenom(p.id), withdrawalCooldownSeconds: p.withdrawalCooldownSeconds === 0n ? DEFAULT_WITHDRAWAL_COOLDOWN_SECONDS : p.withdrawalCooldownSeconds };
 }
 
 export function validateInsuranceParams(p: Params | undefined): Params {

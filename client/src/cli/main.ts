@@ -8,7 +8,7 @@ import { DEFAULT_NODE, makeContext } from "./context";
 import { Command } from "./registry";
 import { nodeCommands } from "./commands/node";
 import { keyCommands } from "./commands/keys";
-import { chainCommands } from "./commands/chain";
+import { chainCommands, txJsonText } from "./commands/chain";
 import { CliError, errorJson } from "./errors";
 
 export const commands: Command[] = [...nodeCommands, ...keyCommands, ...chainCommands];
@@ -114,6 +114,8 @@ export async function main(argv: readonly string[]): Promise<number> {
           ? new CliError(e.message, { codespace: "cli", code: 2 })
           : new CliError(unreachable(e, args.flags.get("node")) ?? (e instanceof Error ? e.message : String(e)), { codespace: "cli", code: 1 });
     if (output === "json") process.stdout.write(JSON.stringify(errorJson(err)) + "\n");
+    // A tx that failed in its block: its fields and events too, as a tx prints them.
+    else if (err.tx && err.tx.height !== "0") process.stdout.write(txJsonText(err.tx as Parameters<typeof txJsonText>[0]) + "\n");
     process.stderr.write(`Error: ${err.message}${err.codespace !== "cli" ? ` (codespace ${err.codespace}, code ${err.code})` : ""}\n`);
     return e instanceof UsageError ? 2 : 1;
   }

@@ -98,7 +98,7 @@ async function readClient(ctx: CliContext): Promise<BackstopClient> {
   return BackstopClient.connect(httpEndpoint(ctx.node));
 }
 
-function txJson(r: DeliverTxResponse) {
+export function txJson(r: DeliverTxResponse) {
   return {
     txhash: r.transactionHash,
     height: String(r.height),
@@ -112,8 +112,12 @@ function txJson(r: DeliverTxResponse) {
 
 /** A tx result as text (Cosmos CLI style): its fields, then each event as `type: key=value, …`. */
 export function txText(r: DeliverTxResponse): string {
-  const j = txJson(r);
-  const lines = [`txhash: ${j.txhash}`, `height: ${j.height}`, `code: ${j.code}`, `raw_log: ${JSON.stringify(j.raw_log)}`, `gas_wanted: ${j.gas_wanted}`, `gas_used: ${j.gas_used}`, "events:"];
+  return txJsonText(txJson(r));
+}
+
+/** `txText` of a tx's JSON fields (also a failed tx's, printed beside its error). */
+export function txJsonText(j: ReturnType<typeof txJson> & { codespace?: string }): string {
+  const lines = [`txhash: ${j.txhash}`, `height: ${j.height}`, `code: ${j.code}`, ...(j.codespace ? [`codespace: ${j.codespace}`] : []), `raw_log: ${JSON.stringify(j.raw_log)}`, `gas_wanted: ${j.gas_wanted}`, `gas_used: ${j.gas_used}`, "events:"];
   for (const e of j.events) lines.push(`  ${e.type}: ${e.attributes.map((a) => `${a.key}=${a.value}`).join(", ")}`);
   return lines.join("\n");
 }

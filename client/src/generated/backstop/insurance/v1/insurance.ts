@@ -32,7 +32,7 @@ export interface Pool {
   totalShares: string;
   /** share_denom is the bank denom of the pool's LP shares, "share/<id>". */
   shareDenom: string;
-  /** withdrawal_cooldown_seconds between a withdrawal request and its payout. */
+  /** withdrawal_cooldown_seconds between a withdrawal request and its payout (0 when creating: 7 days). */
   withdrawalCooldownSeconds: bigint;
   /** fee_share: the fraction of trading fees in the pool's markets paid to the pool (decimal). */
   feeShare: string;
