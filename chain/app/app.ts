@@ -56,8 +56,9 @@ export const APP_VERSION = "0.1.0";
  * any consensus-breaking change. A build refuses to open state of another version (there
  * are no migrations yet). 2: an order's reservation lives in the order (`reserved_uusdc`),
  * not in a record of its own. 3: an epoch's rebalancing moves funds as credit (the reserve
- * owes a pool what it sweeps from it; a pool it tops up owes it), and a first deposit into
- * a pool that already holds assets buys in at the locked shares' NAV.
+ * owes a pool what it sweeps from it; a pool it tops up owes it), a first deposit into a
+ * pool that already holds assets buys in at the locked shares' NAV, a liquidation cancels
+ * its owner's orders in the market and caps a partial close's fee at the remaining equity.
  */
 export const APP_PROTOCOL_VERSION = 3n;
 

@@ -133,6 +133,33 @@ describe("liquidation", () => {
     expect(c.query("/backstop.clearing.v1.Query/Solvency", ClQ.QuerySolvencyRequest, ClQ.QuerySolvencyResponse, {}).holds).toBe(true);
   });
 
+  it("a position being liquidated never fills against its owner's own resting orders: they are cancelled first", async () => {
+    const c = await chain((s) => {
+      for (const m of s.clearing.markets) m.min_liquidation_notional_uusdc = "0";
+    });
+    const [, alice, , carol, dave] = c.accounts;
+    const oracle1 = c.accounts[8];
+    c.block([[alice, [deposit(alice.address, "10000000000")]], [carol, [deposit(carol.address, "10000000000")]], [dave, [deposit(dave.address, "100000000000")]]]);
+    c.block([[alice, [order(alice.address, "buy", "1", "60000")]], [carol, [order(carol.address, "sell", "1", "60000")]]]);
+    // Alice also rests a bid above where the mark will go: the best bid when her position is liquidated.
+    expect(c.block([[alice, [order(alice.address, "buy", "0.5", "58500")]]]).map((r) => r.code)).toEqual([0]);
+    const free0 = free(c, alice);
+    c.block([
+      [dave, [order(dave.address, "buy", "1", "57000")]],
+      [oracle1, [msg("/backstop.oracle.v1.MsgSubmitPrice", OracleTx.MsgSubmitPrice, { feeder: oracle1.address, ticker: "BTC-USD", price: "58000" })]],
+    ]);
+    expect(c.lastEvents("backstop.clearing.v1.EventOrderCancelled")).toEqual([expect.objectContaining({ owner: alice.address, reason: "liquidation" })]);
+    expect(c.query("/backstop.clearing.v1.Query/Orders", ClQ.QueryOrdersRequest, ClQ.QueryOrdersResponse, { address: alice.address }).orders).toEqual([]);
+    // Half the position went to dave's bid (at the bankruptcy price, 57,000), none to her own.
+    const liqs = c.query("/backstop.clearing.v1.Query/Liquidations", ClQ.QueryLiquidationsRequest, ClQ.QueryLiquidationsResponse, {}).liquidations;
+    expect(liqs.map((l) => [l.quantity, l.price])).toEqual([[d("0.5"), d("57000")]]);
+    expect(pos(c, alice)!.position?.size).toBe(d("0.5"));
+    expect(pos(c, dave)!.position?.size).toBe(d("0.5"));
+    // The cancelled bid's reservation came back to her free collateral.
+    expect(free(c, alice)).toBeGreaterThan(free0);
+    expect(c.query("/backstop.clearing.v1.Query/Solvency", ClQ.QuerySolvencyRequest, ClQ.QuerySolvencyResponse, {}).holds).toBe(true);
+  });
+
   it("tier 2: a position nobody takes in the book enters the descending-price auction, and a liquidator takes half with its own margin", async () => {
     const c = await chain();
     const [, alice, , carol, dave] = c.accounts;

@@ -521,10 +521,24 @@ export class ClearingKeeper {
         const worst = equity(v, close.limit, index);
         if (worst < 0n) committed += -worst;
       }
+      this.cancelOrdersOf(ctx, p.owner, market.id, "liquidation");
       this.placeLiquidationOrder(ctx, market, p.owner, v.size.isPositive(), qty, close.limit);
       placed++;
     }
     return placed;
+  }
+
+  /**
+   * Cancels an owner's live orders in a market (not liquidation orders): a position being
+   * liquidated must not fill against its owner's own resting orders, and their
+   * reservations return to free collateral.
+   */
+  private cancelOrdersOf(ctx: Context, owner: string, marketId: string, reason: string): void {
+    for (const o of this.ordersOf(ctx, owner)) {
+      if (o.marketId !== marketId || o.isLiquidation) continue;
+      this.removeOrder(ctx, o);
+      ctx.events.emitTyped("backstop.clearing.v1.EventOrderCancelled", { order_id: o.id.toString(), owner, market_id: marketId, reason });
+    }
   }
 
   private placeLiquidationOrder(ctx: Context, market: Market, owner: string, long: boolean, qty: Dec, limit: Dec): void {
@@ -812,7 +826,7 @@ export class ClearingKeeper {
     let fee: bigint;
     if (taken.eq(size.abs())) fee = this.takeLiquidationFee(ctx, market, owner, this.margin.freeCollateral(ctx, owner) - free0, notionalCeil(taken, price));
     else {
-      fee = this.margin.chargeFromMargin(ctx, owner, marketId, Dec.parse(market.liquidationFeeRate).mulIntToInt(notionalCeil(taken, price), "ceil"));
+      fee = this.margin.chargeFromMargin(ctx, owner, marketId, Dec.parse(market.liquidationFeeRate).mulIntToInt(notionalCeil(taken, price), "ceil"), this.oracle.mark(ctx, market.oracleTicker));
       if (fee > 0n) this.insurance.receiveRevenue(ctx, market.insurancePoolId, fee, MARGIN_MODULE);
     }
     if (deficit > 0n) this.payDeficit(ctx, market, deficit);
@@ -877,7 +891,7 @@ export class ClearingKeeper {
         // Closed in full: the fee comes out of the equity the close released.
         fee = this.takeLiquidationFee(ctx, market, o.owner, free.amount - free0, notionalCeil(qty, price));
       } else {
-        fee = this.margin.chargeFromMargin(ctx, o.owner, market.id, Dec.parse(market.liquidationFeeRate).mulIntToInt(notionalCeil(qty, price), "ceil"));
+        fee = this.margin.chargeFromMargin(ctx, o.owner, market.id, Dec.parse(market.liquidationFeeRate).mulIntToInt(notionalCeil(qty, price), "ceil"), this.oracle.mark(ctx, market.oracleTicker));
         if (fee > 0n) this.insurance.receiveRevenue(ctx, market.insurancePoolId, fee, MARGIN_MODULE);
       }
       if (deficit > 0n) this.payDeficit(ctx, market, deficit);

@@ -430,15 +430,20 @@ export class MarginKeeper {
     return out;
   }
 
-  /** Charges up to `fee` from a position's margin (a liquidation fee); returns what it took. */
-  chargeFromMargin(ctx: Context, owner: string, marketId: string, fee: bigint): bigint {
+  /** Charges up to `fee` from a position's margin (a partial liquidation's fee), at most its equity at `mark`; returns what it took. */
+  chargeFromMargin(ctx: Context, owner: string, marketId: string, fee: bigint, mark: Dec): bigint {
     const p = this.getPosition(ctx, owner, marketId);
     if (!p || fee <= 0n) return 0n;
     const m = BigInt(p.marginUusdc);
-    const take = fee < m ? fee : m;
-    if (take > 0n) this.setPosition(ctx, { ...p, marginUusdc: (m - take).toString() });
-    return take > 0n ? take : 0n;
+    // Capped by the margin and by the position's remaining equity at the mark (SPEC §3.6).
+    const e = equity(positionValues(p), mark, this.fundingIndex(ctx, marketId));
+    let take = fee < m ? fee : m;
+    if (take > e) take = e;
+    if (take <= 0n) return 0n;
+    this.setPosition(ctx, { ...p, marginUusdc: (m - take).toString() });
+    return take;
   }
+
 
   // --- coverage (SPEC §3.8) ----------------------------------------------------------
 
