@@ -58,7 +58,8 @@ export const APP_VERSION = "0.1.0";
  * not in a record of its own. 3: an epoch's rebalancing moves funds as credit (the reserve
  * owes a pool what it sweeps from it; a pool it tops up owes it), a first deposit into a
  * pool that already holds assets buys in at the locked shares' NAV, a liquidation cancels
- * its owner's orders in the market and caps a partial close's fee at the remaining equity.
+ * its owner's orders in the market and caps a partial close's fee at the remaining equity,
+ * and the clearing params are stored, changed by MsgUpdateParams and enforced.
  */
 export const APP_PROTOCOL_VERSION = 3n;
 

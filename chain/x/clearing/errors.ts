@@ -15,3 +15,5 @@ export const ErrInsufficientMargin = register(CLEARING, 11, "insufficient free c
 export const ErrNoLiquidationAuction = register(CLEARING, 12, "no liquidation auction for this position");
 export const ErrBidPrice = register(CLEARING, 13, "liquidation auction price is beyond the bid's limit");
 export const ErrInsuranceExhausted = register(CLEARING, 14, "the insurance waterfall cannot pay the deficit this would leave");
+export const ErrBlockOrderLimit = register(CLEARING, 15, "the block holds max_orders_per_block orders");
+export const ErrInvalidParams = register(CLEARING, 16, "invalid clearing params");

@@ -22,6 +22,10 @@
  *   0x0b ‖ u64 seq          → AdlRecord (history)
  *   0x0c                    → number of ADL records (u64)
  *   0x0d ‖ owner ‖ market   → the owner's live orders in the market (u32; absent: none)
+ *   0x0e, 0x0f                 (the book and ioc indexes; see below)
+ *   0x10                    → Params
+ *   0x11                    → the first order id of the current block (u64): ids are
+ *                             sequential, so a block's orders so far = next id − this
  */
 import { Context } from "../../app/context";
 import { ProtoType } from "../../app/module";
@@ -35,7 +39,7 @@ import { FreeTally, MarginKeeper, MARGIN_MODULE, positionValues } from "../margi
 import { InsuranceKeeper } from "../insurance/keeper";
 import { FEE_COLLECTOR } from "../../app/tx";
 import { moduleAddress } from "../../crypto/keys";
-import { AdlRecord, AuctionResult, FundingState, Liquidation, LiquidationAuction, LiquidationTier, Market, MarketStatus, Order, Side, TimeInForce } from "../../../client/src/generated/backstop/clearing/v1/clearing";
+import { AdlRecord, AuctionResult, FundingState, Liquidation, LiquidationAuction, LiquidationTier, Market, MarketStatus, Order, Params, Side, TimeInForce } from "../../../client/src/generated/backstop/clearing/v1/clearing";
 import { CLEARING_STORE_PREFIX, MarketKeeper } from "./markets";
 import { belowCritical, coverageFactor, updateCoverage } from "./coverage";
 import { adlPrice, dutchPrice, incrementalClose, liquidationFee, roundDownTo, roundUpTo } from "./types/liquidation";
@@ -45,6 +49,7 @@ import {
   ErrBidPrice,
   ErrInsuranceExhausted,
   ErrInsufficientMargin,
+  ErrBlockOrderLimit,
   ErrInvalidOrder,
   ErrNoLiquidationAuction,
   ErrMarketNotActive,
@@ -69,6 +74,10 @@ const OPEN_COUNT = 0x0d;
 const BOOK = 0x0e;
 /** The live ioc orders (they all expire at the end of the auction they entered): IOC ‖ market ‖ id. */
 const IOC = 0x0f;
+const PARAMS = 0x10;
+const BLOCK_FIRST_ID = 0x11;
+
+export const DEFAULT_CLEARING_PARAMS: Params = { maxOrdersPerBlock: 10_000 };
 const BUY_SIDE = 0x00;
 const SELL_SIDE = 0x01;
 /** The value of an index entry: the key is the information. */
@@ -140,6 +149,22 @@ export class ClearingKeeper {
 
   private kv(ctx: Context): PrefixKV {
     return new PrefixKV(ctx.store, CLEARING_STORE_PREFIX);
+  }
+
+  getParams(ctx: Context): Params {
+    return getShared(this.kv(ctx), skey(PARAMS), Params) ?? DEFAULT_CLEARING_PARAMS;
+  }
+
+  setParams(ctx: Context, p: Params): void {
+    setProto(this.kv(ctx), skey(PARAMS), Params, p);
+  }
+
+  /** Marks where the next block's orders begin (at genesis and after each block's end-block). */
+  markBlockStart(ctx: Context): void {
+    const kv = this.kv(ctx);
+    const next = kv.get(skey(NEXT_ID)) ?? u64(1n);
+    const cur = kv.get(skey(BLOCK_FIRST_ID));
+    if (!cur || !Buffer.from(cur).equals(Buffer.from(next))) kv.set(skey(BLOCK_FIRST_ID), next);
   }
 
   // --- orders -------------------------------------------------------------------------
@@ -300,8 +325,13 @@ export class ClearingKeeper {
 
   place(ctx: Context, o: PlaceOrder): Order {
     const { reserve, free, open } = this.checkOrder(ctx, o);
+    const id = this.nextOrderId(ctx);
+    // At most max_orders_per_block orders placed by transactions in a block (ids are sequential).
+    const first = this.kv(ctx).get(skey(BLOCK_FIRST_ID));
+    const max = BigInt(this.getParams(ctx).maxOrdersPerBlock);
+    if (first && id - Buffer.from(first).readBigUInt64BE() >= max) throw ErrBlockOrderLimit.wrap(`this block already holds ${max} orders; place it in a later block`);
     const order: Order = {
-      id: this.nextOrderId(ctx),
+      id,
       owner: o.owner,
       marketId: o.marketId,
       side: o.side,
@@ -416,6 +446,7 @@ export class ClearingKeeper {
     }
     // Coverage and stress of every pool over the block's final positions (SPEC §3.8).
     updateCoverage(ctx, { markets: this.markets, oracle: this.oracle, margin: this.margin, insurance: this.insurance });
+    this.markBlockStart(ctx);
   }
 
   private runMarket(ctx: Context, market: Market, oracle: Dec): Dec | null {

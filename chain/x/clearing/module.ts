@@ -1,10 +1,11 @@
 /**
- * x/clearing as an app module: markets (genesis, MsgCreateMarket and MsgUpdateMarket
- * from the authority), orders (MsgPlaceOrder, MsgCancelOrder), the end-block batch
- * auction with settlement and funding, and the queries of markets, book, orders,
- * auctions, funding, liquidations and solvency. Liquidation tiers 1 (the incremental
- * close through the auction, deficits paid by the pool) and 2 (the descending-price
- * liquidation auction, MsgBidLiquidation) are built; pool takeover and ADL are not yet.
+ * x/clearing as an app module: params (max_orders_per_block; genesis and MsgUpdateParams
+ * from the authority), markets (genesis, MsgCreateMarket and MsgUpdateMarket from the
+ * authority), orders (MsgPlaceOrder, MsgCancelOrder), the end-block batch auction with
+ * settlement and funding, liquidation in its tiers (the incremental close through the
+ * auction, the descending-price liquidation auction with MsgBidLiquidation, the pool's
+ * takeover, ADL), and the queries of markets, book, orders, auctions, funding,
+ * liquidations, ADL history and solvency.
  */
 import { AppModule, defineMsg, defineQuery } from "../../app/module";
 import { Context } from "../../app/context";
@@ -26,6 +27,8 @@ import {
   MsgPlaceOrderResponse,
   MsgUpdateMarket,
   MsgUpdateMarketResponse,
+  MsgUpdateParams,
+  MsgUpdateParamsResponse,
 } from "../../../client/src/generated/backstop/clearing/v1/tx";
 import {
   QueryBookRequest,
@@ -55,15 +58,21 @@ import {
 } from "../../../client/src/generated/backstop/clearing/v1/query";
 import { GenesisState } from "../../../client/src/generated/backstop/clearing/v1/genesis";
 import { Params, Side, TimeInForce } from "../../../client/src/generated/backstop/clearing/v1/clearing";
-import { ClearingKeeper, PlaceOrder } from "./keeper";
+import { ClearingKeeper, DEFAULT_CLEARING_PARAMS, PlaceOrder } from "./keeper";
 import { solvency } from "./solvency";
 import { InsuranceKeeper } from "../insurance/keeper";
 import { BankKeeper } from "../bank/keeper";
-import { ErrInvalidOrder, ErrUnknownOrder } from "./errors";
+import { ErrInvalidOrder, ErrInvalidParams as ErrInvalidClearingParams, ErrUnknownOrder } from "./errors";
 import { MarketKeeper, validateMarket } from "./markets";
 import { ErrMarketExists, ErrUnknownMarket as ErrUnknownMarketId } from "./errors";
 
-export const DEFAULT_CLEARING_PARAMS: Params = { maxOrdersPerBlock: 10_000 };
+export { DEFAULT_CLEARING_PARAMS };
+
+export function validateClearingParams(p: Params | undefined): Params {
+  if (!p) throw ErrInvalidClearingParams.wrap("params missing");
+  if (!Number.isSafeInteger(p.maxOrdersPerBlock) || p.maxOrdersPerBlock < 1) throw ErrInvalidClearingParams.wrap("max_orders_per_block must be at least 1");
+  return p;
+}
 
 export class ClearingModule implements AppModule {
   readonly name = "clearing";
@@ -134,6 +143,18 @@ export class ClearingModule implements AppModule {
         },
       }),
       defineMsg({
+        typeUrl: "/backstop.clearing.v1.MsgUpdateParams",
+        type: MsgUpdateParams,
+        response: MsgUpdateParamsResponse,
+        signer: (m) => m.authority,
+        validateBasic: (m) => (requireAuthorityAddress(m.authority), validateClearingParams(m.params)),
+        handle: (ctx, m) => {
+          auth.requireAuthority(ctx, m.authority);
+          k.setParams(ctx, validateClearingParams(m.params));
+          return {};
+        },
+      }),
+      defineMsg({
         typeUrl: "/backstop.clearing.v1.MsgUpdateMarket",
         type: MsgUpdateMarket,
         response: MsgUpdateMarketResponse,
@@ -151,7 +172,7 @@ export class ClearingModule implements AppModule {
       }),
     ];
     this.queries = [
-      defineQuery("/backstop.clearing.v1.Query/Params", QueryParamsRequest, QueryParamsResponse, () => ({ params: DEFAULT_CLEARING_PARAMS })),
+      defineQuery("/backstop.clearing.v1.Query/Params", QueryParamsRequest, QueryParamsResponse, (ctx) => ({ params: k.getParams(ctx) })),
       defineQuery("/backstop.clearing.v1.Query/Markets", QueryMarketsRequest, QueryMarketsResponse, (ctx, r) => {
         const { items, pagination } = paginate(this.markets.all(ctx), r.pagination);
         return { markets: items, pagination };
@@ -221,6 +242,8 @@ export class ClearingModule implements AppModule {
   initGenesis(ctx: Context, g: unknown): void {
     const gs = GenesisState.fromJSON(g);
     if (gs.orders.length > 0) throw ErrInvalidRequest.wrap("genesis orders are not supported yet");
+    this.keeper.setParams(ctx, validateClearingParams(gs.params ?? DEFAULT_CLEARING_PARAMS));
+    this.keeper.markBlockStart(ctx);
     for (const m of gs.markets) this.list(ctx, validateMarket(m));
     for (const f of gs.funding) {
       this.markets.require(ctx, f.marketId);
@@ -231,7 +254,7 @@ export class ClearingModule implements AppModule {
   exportGenesis(ctx: Context): unknown {
     if (this.markets.all(ctx).some((m) => this.keeper.hasOrders(ctx, m.id))) throw ErrInvalidRequest.wrap("cannot export genesis with live orders yet");
     return GenesisState.toJSON({
-      params: DEFAULT_CLEARING_PARAMS,
+      params: this.keeper.getParams(ctx),
       markets: this.markets.all(ctx),
       orders: [],
       funding: this.markets.all(ctx).flatMap((m) => this.keeper.getFunding(ctx, m.id) ?? []),
