@@ -179,6 +179,7 @@ describe("backstop CLI and SDK against a localnet", () => {
     expect(missing.json.error.message).toBe(`tx ${"AB".repeat(32)} not found`);
     expect((await cli("q", "tx", "xyz")).code).toBe(2);
     const version = await cli("version");
+    expect(JSON.parse(spawnSync(process.execPath, [BIN, "version", "-o", "json"], { cwd: ROOT }).stdout.toString())).toEqual(version.json);
     expect(version.json).toEqual({ version: require("../../package.json").version, app_protocol_version: APP_PROTOCOL_VERSION.toString(), node: process.version });
     const starved = await cli("tx", "margin", "deposit", "1uusdc", "--from", "alice", "--gas", "1000", "--fees", "1000uusdc");
     expect(starved.code).toBe(1);

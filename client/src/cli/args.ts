@@ -16,6 +16,10 @@ export function parseArgs(argv: readonly string[]): Args {
       positionals.push(...argv.slice(i + 1));
       break;
     }
+    if (a === "-o" && argv[i + 1] !== undefined) {
+      flags.set("output", argv[++i]); // Cosmos CLI's short form of --output
+      continue;
+    }
     if (a.startsWith("--")) {
       const eq = a.indexOf("=");
       if (eq > 0) {
