@@ -50,6 +50,18 @@ describe("RPC over the inline transport", () => {
     expect(metrics).toMatch(/^backstop_height \d+$/m);
   });
 
+  it("broadcast_tx_commit leaves no waiter behind when CheckTx refuses or throws", async () => {
+    const call = async (tx: string) => (await (await fetch(url, { method: "POST", body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "broadcast_tx_commit", params: { tx } }) })).json()) as any;
+    for (let i = 0; i < 20; i++) {
+      const refused = await call(Buffer.from(`not a tx ${i}`).toString("base64")); // CheckTx code ≠ 0
+      expect(refused.result.check_tx.code).not.toBe(0);
+      const thrown = await call(""); // an empty tx: an error before CheckTx
+      expect(thrown.error).toBeDefined();
+    }
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/^backstop_rpc_commit_waiters 0$/m);
+  });
+
   it("pushes NewBlock events to a websocket subscriber", async () => {
     const ws = new WebSocket(`ws://127.0.0.1:${node.rpc.port}/websocket`);
     await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
@@ -64,5 +76,34 @@ describe("RPC over the inline transport", () => {
     await got;
     expect(messages[0]).toEqual({ jsonrpc: "2.0", id: 1, result: {} });
     ws.close();
+  });
+});
+
+describe("websocket subscribers that do not read", () => {
+  it("are disconnected once their unsent messages pass the limit, instead of being queued without bound", async () => {
+    const { createFront } = await import("./rpcfront");
+    type P = import("./rpcfront").Peer;
+    let peer: P | undefined;
+    const front = createFront(1024 * 1024, { request: async () => ({ status: 204, headers: {}, body: "" }), wsOpen: (p) => (peer = p), wsMessage: () => {}, wsGone: () => {} }, { maxWsBuffered: 1024 * 1024 });
+    const { port } = await front.listen("127.0.0.1", 0);
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/websocket`);
+      await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+      const closed = new Promise<void>((resolve) => ws.once("close", () => resolve()));
+      (ws as unknown as { _socket: { pause(): void } })._socket.pause(); // the client stops reading
+      for (let i = 0; i < 100 && !peer; i++) await new Promise((r) => setTimeout(r, 10));
+      const chunk = "x".repeat(64 * 1024);
+      let sent = 0;
+      for (; sent < 1000 && peer!.open; sent++) {
+        peer!.send(chunk);
+        await new Promise((r) => setImmediate(r));
+      }
+      expect(peer!.open).toBe(false);
+      expect(sent).toBeLessThan(1000); // cut off well before 64 MB were queued
+      (ws as unknown as { _socket: { resume(): void } })._socket.resume();
+      await closed;
+    } finally {
+      await front.close();
+    }
   });
 });

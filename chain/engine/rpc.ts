@@ -270,6 +270,9 @@ export class RpcServer {
       "# HELP backstop_mempool_size Transactions in the mempool.",
       "# TYPE backstop_mempool_size gauge",
       `backstop_mempool_size ${m.mempoolSize}`,
+      "# HELP backstop_rpc_commit_waiters broadcast_tx_commit calls waiting for their tx's block.",
+      "# TYPE backstop_rpc_commit_waiters gauge",
+      `backstop_rpc_commit_waiters ${[...this.commitWaiters.values()].reduce((n, l) => n + l.length, 0)}`,
       "",
     ].join("\n");
   }
@@ -406,23 +409,30 @@ export class RpcServer {
     broadcast_tx_commit: async (p) => {
       const tx = bytes(p, "tx");
       const hash = txHash(tx);
+      // The waiter is registered before CheckTx and removed however the call ends (refused,
+      // thrown, timed out or committed), without touching other callers' waiters for the
+      // same tx.
+      let waiter!: (t: StoredTx) => void;
+      let timer: NodeJS.Timeout | undefined;
       const committed = new Promise<StoredTx | null>((resolve) => {
-        const timer = setTimeout(() => resolve(null), 30_000);
-        const list = this.commitWaiters.get(hash) ?? [];
-        list.push((t) => {
-          clearTimeout(timer);
-          resolve(t);
-        });
-        this.commitWaiters.set(hash, list);
+        waiter = resolve;
+        timer = setTimeout(() => resolve(null), 30_000);
       });
-      const { result } = this.checkAndAdd(tx);
-      if (result.code !== 0) {
-        this.commitWaiters.delete(hash);
-        return { check_tx: result, tx_result: jsonTxResult({ code: 0, data: new Uint8Array(), log: "", info: "", gasWanted: 0n, gasUsed: 0n, events: [], codespace: "" }), hash, height: "0" };
+      this.commitWaiters.set(hash, [...(this.commitWaiters.get(hash) ?? []), waiter]);
+      try {
+        const { result } = this.checkAndAdd(tx);
+        if (result.code !== 0) {
+          return { check_tx: result, tx_result: jsonTxResult({ code: 0, data: new Uint8Array(), log: "", info: "", gasWanted: 0n, gasUsed: 0n, events: [], codespace: "" }), hash, height: "0" };
+        }
+        const t = await committed;
+        if (!t) throw internal("timed out waiting for tx to be included in a block");
+        return { check_tx: result, tx_result: t.tx_result, hash, height: t.height };
+      } finally {
+        clearTimeout(timer);
+        const rest = (this.commitWaiters.get(hash) ?? []).filter((w) => w !== waiter);
+        if (rest.length > 0) this.commitWaiters.set(hash, rest);
+        else this.commitWaiters.delete(hash);
       }
-      const t = await committed;
-      if (!t) throw internal("timed out waiting for tx to be included in a block");
-      return { check_tx: result, tx_result: t.tx_result, hash, height: t.height };
     },
 
     check_tx: (p) => this.engine.checkOnly(bytes(p, "tx")),

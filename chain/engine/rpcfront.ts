@@ -62,8 +62,16 @@ function write(res: http.ServerResponse, r: HttpReply): void {
   res.end(r.status === 204 ? undefined : payload);
 }
 
+/**
+ * A websocket subscriber whose unsent messages pass this many bytes is disconnected: it
+ * is not reading, and the node would otherwise queue its events without bound (CometBFT
+ * likewise cancels a subscriber that does not pull its messages fast enough).
+ */
+export const MAX_WS_BUFFERED_BYTES = 16 * 1024 * 1024;
+
 /** The HTTP and websocket server, in this thread. */
-export function createFront(maxBody: number, h: FrontHandlers): Front {
+export function createFront(maxBody: number, h: FrontHandlers, o: { maxWsBuffered?: number } = {}): Front {
+  const maxWsBuffered = o.maxWsBuffered ?? MAX_WS_BUFFERED_BYTES;
   const server = http.createServer((req, res) => {
     const method = req.method ?? "GET";
     const url = req.url ?? "/";
@@ -98,7 +106,10 @@ export function createFront(maxBody: number, h: FrontHandlers): Front {
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       const peer: Peer = {
-        send: (text) => ws.send(text),
+        send: (text) => {
+          if (ws.bufferedAmount > maxWsBuffered) ws.terminate(); // too slow: see MAX_WS_BUFFERED_BYTES
+          else ws.send(text);
+        },
         get open() {
           return ws.readyState === WebSocket.OPEN;
         },

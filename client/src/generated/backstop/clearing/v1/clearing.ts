@@ -350,7 +350,7 @@ export interface LiquidationAuction {
   marketId: string;
   /** owner of the position. */
   owner: string;
-  /** size_remaining to take, signed like the position (decimal). */
+  /** size_remaining to take: the absolute size of the position left (decimal, positive). */
   sizeRemaining: string;
   /** start_height of the auction. */
   startHeight: bigint;
