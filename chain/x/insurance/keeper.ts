@@ -216,6 +216,7 @@ export class InsuranceKeeper {
       navAtRequest: this.nav(ctx, pool).toString(),
       requestedUnixSeconds: ctx.time,
       maturesUnixSeconds: ctx.time + BigInt(pool.withdrawalCooldownSeconds),
+      valueAtRequestUusdc: shareValue(this.book(ctx, pool), shares).toString(),
     };
     this.putWithdrawal(ctx, w);
     this.setPool(ctx, { ...pool, escrowedShares: (big(pool.escrowedShares) + shares).toString() });
@@ -256,7 +257,9 @@ export class InsuranceKeeper {
       const pool = this.requirePool(ctx, w.poolId);
       const shares = BigInt(w.shares);
       const balance = big(pool.balanceUusdc);
-      const amount = withdrawalPayout(shares, Dec.parse(w.navAtRequest), this.book(ctx, pool), balance);
+      const book = this.book(ctx, pool);
+      const atRequest = w.valueAtRequestUusdc !== "" ? BigInt(w.valueAtRequestUusdc) : Dec.parse(w.navAtRequest).mulIntToInt(shares, "floor");
+      const amount = withdrawalPayout(shares, atRequest, book, balance);
       this.bank.burn(ctx, INSURANCE_MODULE, shareDenom(w.poolId), shares);
       if (amount > 0n) this.bank.sendFromModule(ctx, INSURANCE_MODULE, w.owner, this.collateralDenom, amount);
       this.setPool(ctx, {

@@ -1,5 +1,4 @@
 import fc from "fast-check";
-import { Dec } from "../../../math/decimal";
 import { INITIAL_SHARES_PER_UUSDC, nav, sharesForDeposit, shareValue, withdrawalPayout } from "./shares";
 
 const MIN_LOCKED = 1_000_000_000n; // 1,000 uusdc worth at the initial rate
@@ -82,24 +81,30 @@ describe("deposits", () => {
 describe("withdrawal payouts", () => {
   const pool = { assets: 2_000_000n, shares: 1_000_000n }; // NAV 2
   it("a loss during the cooldown is borne", () => {
-    const navAtRequest = nav(pool);
+    const atRequest = shareValue(pool, 100_000n);
     const afterLoss = { assets: 1_500_000n, shares: 1_000_000n }; // NAV 1.5
-    expect(withdrawalPayout(100_000n, navAtRequest, afterLoss, 10n ** 12n)).toBe(150_000n);
+    expect(withdrawalPayout(100_000n, atRequest, afterLoss, 10n ** 12n)).toBe(150_000n);
   });
   it("a gain during the cooldown stays in the pool", () => {
     const afterGain = { assets: 3_000_000n, shares: 1_000_000n }; // NAV 3
-    expect(withdrawalPayout(100_000n, nav(pool), afterGain, 10n ** 12n)).toBe(200_000n);
+    expect(withdrawalPayout(100_000n, shareValue(pool, 100_000n), afterGain, 10n ** 12n)).toBe(200_000n);
+  });
+  it("a pool whose NAV is below 1e-18 uusdc per share still pays what the shares are worth", () => {
+    const tiny = { assets: 13_083_000_000n, shares: 10n ** 43n }; // NAV 1.3e-33: rounds to 0 at 18 places
+    expect(nav(tiny).isZero()).toBe(true);
+    const shares = 10n ** 42n; // a tenth of the pool
+    expect(withdrawalPayout(shares, shareValue(tiny, shares), tiny, tiny.assets)).toBe(1_308_300_000n);
   });
   it("never pays more than the pool holds (rounding and liquidity)", () => {
     fc.assert(
       fc.property(fc.bigInt({ min: 1n, max: 10n ** 15n }), fc.bigInt({ min: 1n, max: 10n ** 18n }), fc.bigInt({ min: 0n, max: 10n ** 18n }), (assets, shares, frac) => {
         const w = (shares * (frac % 1000n)) / 1000n;
-        const p = withdrawalPayout(w, nav({ assets, shares }), { assets, shares }, assets);
+        const p = withdrawalPayout(w, shareValue({ assets, shares }, w), { assets, shares }, assets);
         expect(p <= assets).toBe(true);
         expect(p * shares <= w * assets).toBe(true); // ≤ its exact pro-rata claim
       }),
       { numRuns: 500 },
     );
-    expect(withdrawalPayout(100n, Dec.fromInt(5), { assets: 10_000n, shares: 100n }, 7n)).toBe(7n);
+    expect(withdrawalPayout(100n, 500n, { assets: 10_000n, shares: 100n }, 7n)).toBe(7n);
   });
 });

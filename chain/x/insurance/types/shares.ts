@@ -64,14 +64,16 @@ export function shareValue(pool: PoolBook, shares: bigint): bigint {
 }
 
 /**
- * Payout of a matured withdrawal: shares × min(NAV at request, NAV at payout), rounded
- * down, and never more than the pool's liquid balance. The LP bears a loss taken during
- * the cooldown and leaves any gain in the pool.
+ * Payout of a matured withdrawal: min(the shares' value at request, their value now),
+ * rounded down, and never more than the pool's liquid balance — SPEC §3.7's `shares ×
+ * min(NAV at request, NAV at payout)`, with the value at request kept exactly in uusdc
+ * rather than through an 18-place NAV (which rounds to zero in a pool whose NAV falls
+ * below 1e-18 uusdc per share). The LP bears a loss taken during the cooldown and leaves
+ * any gain in the pool.
  */
-export function withdrawalPayout(shares: bigint, navAtRequest: Dec, pool: PoolBook, liquidBalance: bigint): bigint {
-  const atRequest = navAtRequest.mulIntToInt(shares, "floor");
+export function withdrawalPayout(shares: bigint, valueAtRequest: bigint, pool: PoolBook, liquidBalance: bigint): bigint {
   const now = shareValue(pool, shares);
-  const v = atRequest < now ? atRequest : now;
+  const v = valueAtRequest < now ? valueAtRequest : now;
   if (v < 0n) return 0n;
   return v > liquidBalance ? liquidBalance : v;
 }

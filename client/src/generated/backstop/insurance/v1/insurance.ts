@@ -81,6 +81,11 @@ export interface Withdrawal {
   requestedUnixSeconds: bigint;
   /** matures_unix_seconds: block time from which it is paid. */
   maturesUnixSeconds: bigint;
+  /**
+   * value_at_request_uusdc: the shares' value at the request, exactly (integer string);
+   * the payout is the lesser of it and their value at payout.
+   */
+  valueAtRequestUusdc: string;
 }
 
 /** PoolSnapshot is a pool's state at an epoch (for yield history). */
@@ -626,6 +631,7 @@ function createBaseWithdrawal(): Withdrawal {
     navAtRequest: "",
     requestedUnixSeconds: 0n,
     maturesUnixSeconds: 0n,
+    valueAtRequestUusdc: "",
   };
 }
 
@@ -660,6 +666,9 @@ export const Withdrawal: MessageFns<Withdrawal> = {
         throw new globalThis.Error("value provided for field message.maturesUnixSeconds of type int64 too large");
       }
       writer.uint32(56).int64(message.maturesUnixSeconds);
+    }
+    if (message.valueAtRequestUusdc !== "") {
+      writer.uint32(66).string(message.valueAtRequestUusdc);
     }
     return writer;
   },
@@ -733,6 +742,14 @@ export const Withdrawal: MessageFns<Withdrawal> = {
             message.maturesUnixSeconds = reader.int64() as bigint;
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.valueAtRequestUusdc = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -754,6 +771,7 @@ export const Withdrawal: MessageFns<Withdrawal> = {
       navAtRequest: isSet(object.nav_at_request) ? globalThis.String(object.nav_at_request) : "",
       requestedUnixSeconds: isSet(object.requested_unix_seconds) ? BigInt(object.requested_unix_seconds) : 0n,
       maturesUnixSeconds: isSet(object.matures_unix_seconds) ? BigInt(object.matures_unix_seconds) : 0n,
+      valueAtRequestUusdc: isSet(object.value_at_request_uusdc) ? globalThis.String(object.value_at_request_uusdc) : "",
     };
   },
 
@@ -780,6 +798,9 @@ export const Withdrawal: MessageFns<Withdrawal> = {
     if (message.maturesUnixSeconds !== 0n) {
       obj.matures_unix_seconds = message.maturesUnixSeconds.toString();
     }
+    if (message.valueAtRequestUusdc !== "") {
+      obj.value_at_request_uusdc = message.valueAtRequestUusdc;
+    }
     return obj;
   },
 
@@ -799,6 +820,7 @@ export const Withdrawal: MessageFns<Withdrawal> = {
     message.maturesUnixSeconds = (object.maturesUnixSeconds !== undefined && object.maturesUnixSeconds !== null)
       ? BigInt(object.maturesUnixSeconds)
       : 0n;
+    message.valueAtRequestUusdc = object.valueAtRequestUusdc ?? "";
     return message;
   },
 };
