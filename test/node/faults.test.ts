@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { BIN, ROOT, freePort, spawnLocalnet } from "../util/node";
 
 function start(home: string, port: number) {
-  return spawnSync(process.execPath, [BIN, "localnet", "--home", home, "--rpc.laddr", `tcp://127.0.0.1:${port}`, "--block-time", "200ms"], { cwd: ROOT, timeout: 20_000 });
+  return spawnSync(process.execPath, [BIN, "localnet", "--home", home, "--rpc.laddr", `tcp://127.0.0.1:${port}`, "--block-time", "200ms", "--resume"], { cwd: ROOT, timeout: 20_000 });
 }
 
 function scribble(file: string): void {
