@@ -9,7 +9,8 @@ import { ErrInvalidRequest } from "./errors";
 export const DEFAULT_PAGE_LIMIT = 100n;
 export const MAX_PAGE_LIMIT = 1000n;
 
-export function paginate<T>(all: readonly T[], page: PageRequest | undefined): { items: T[]; pagination: PageResponse } {
+/** The window of a page over `length` items: [from, to), the next key, and the total if counted. */
+function window(length: bigint, page: PageRequest | undefined): { from: bigint; to: bigint; pagination: PageResponse } {
   const limit = page && page.limit > 0n ? page.limit : DEFAULT_PAGE_LIMIT;
   if (limit > MAX_PAGE_LIMIT) throw ErrInvalidRequest.wrap(`pagination limit ${limit} exceeds ${MAX_PAGE_LIMIT}`);
   let start = 0n;
@@ -18,14 +19,30 @@ export function paginate<T>(all: readonly T[], page: PageRequest | undefined): {
     if (page.key.length !== 8) throw ErrInvalidRequest.wrap("pagination: invalid key");
     start = Buffer.from(page.key).readBigUInt64BE();
   } else if (page) start = page.offset;
-  const from = Number(start < BigInt(all.length) ? start : BigInt(all.length));
-  const to = Math.min(all.length, from + Number(limit));
-  const items = page?.reverse ? [...all].reverse().slice(from, to) : all.slice(from, to);
+  const from = start < length ? start : length;
+  const to = from + limit < length ? from + limit : length;
   let nextKey = new Uint8Array();
-  if (to < all.length) {
+  if (to < length) {
     const b = Buffer.alloc(8);
-    b.writeBigUInt64BE(BigInt(to));
+    b.writeBigUInt64BE(to);
     nextKey = b;
   }
-  return { items, pagination: { nextKey, total: page?.countTotal ? BigInt(all.length) : 0n } };
+  return { from, to, pagination: { nextKey, total: page?.countTotal ? length : 0n } };
+}
+
+export function paginate<T>(all: readonly T[], page: PageRequest | undefined): { items: T[]; pagination: PageResponse } {
+  const { from, to, pagination } = window(BigInt(all.length), page);
+  const items = page?.reverse ? [...all].reverse().slice(Number(from), Number(to)) : all.slice(Number(from), Number(to));
+  return { items, pagination };
+}
+
+/**
+ * `paginate` over a sequence known by its length and read by index (`at(0)` first): only
+ * the page's items are read, whatever the length — for append-only histories.
+ */
+export function paginateIndexed<T>(length: bigint, at: (i: bigint) => T, page: PageRequest | undefined): { items: T[]; pagination: PageResponse } {
+  const { from, to, pagination } = window(length, page);
+  const items: T[] = [];
+  for (let i = from; i < to; i++) items.push(at(page?.reverse ? length - 1n - i : i));
+  return { items, pagination };
 }

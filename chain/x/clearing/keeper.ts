@@ -753,6 +753,13 @@ export class ClearingKeeper {
     return this.count(ctx, ADL_COUNT);
   }
 
+  /** The `seq`-th ADL record (1 = the first). */
+  adlRecordAt(ctx: Context, seq: bigint): AdlRecord {
+    const r = getProto(this.kv(ctx), Buffer.concat([key(ADL), u64(seq)]), AdlRecord);
+    if (!r) throw new Error(`ADL record ${seq} missing`);
+    return r;
+  }
+
   adlHistory(ctx: Context): AdlRecord[] {
     return [...scanProto(this.kv(ctx), key(ADL), AdlRecord)].map(([, r]) => r);
   }
@@ -875,6 +882,13 @@ export class ClearingKeeper {
 
   liquidationCount(ctx: Context): bigint {
     return this.count(ctx, LIQ_COUNT);
+  }
+
+  /** The `seq`-th liquidation recorded (1 = the first). */
+  liquidationAt(ctx: Context, seq: bigint): Liquidation {
+    const l = getProto(this.kv(ctx), Buffer.concat([key(LIQUIDATIONS), u64(seq)]), Liquidation);
+    if (!l) throw new Error(`liquidation ${seq} missing`);
+    return l;
   }
 
   liquidations(ctx: Context): Liquidation[] {

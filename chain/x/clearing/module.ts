@@ -12,7 +12,7 @@ import { Context } from "../../app/context";
 import { ErrInvalidAddress, ErrInvalidRequest } from "../../app/errors";
 import { isValidAddress } from "../../crypto/keys";
 import { Dec } from "../../math/decimal";
-import { paginate } from "../../app/pagination";
+import { paginate, paginateIndexed } from "../../app/pagination";
 import { AuthKeeper } from "../auth/keeper";
 import { OracleKeeper } from "../oracle/keeper";
 import { MarginKeeper } from "../margin/keeper";
@@ -211,7 +211,9 @@ export class ClearingModule implements AppModule {
         return { funding: k.getFunding(ctx, r.marketId) };
       }),
       defineQuery("/backstop.clearing.v1.Query/Liquidations", QueryLiquidationsRequest, QueryLiquidationsResponse, (ctx, r) => {
-        const { items, pagination } = paginate(k.liquidations(ctx).reverse(), r.pagination);
+        // Newest first, reading only the page (the history only grows).
+        const n = k.liquidationCount(ctx);
+        const { items, pagination } = paginateIndexed(n, (i) => k.liquidationAt(ctx, n - i), r.pagination);
         return { liquidations: items, pagination };
       }),
       defineQuery("/backstop.clearing.v1.Query/LiquidationAuctions", QueryLiquidationAuctionsRequest, QueryLiquidationAuctionsResponse, (ctx, r) => {
@@ -219,7 +221,8 @@ export class ClearingModule implements AppModule {
         return { auctions: items, pagination };
       }),
       defineQuery("/backstop.clearing.v1.Query/AdlHistory", QueryAdlHistoryRequest, QueryAdlHistoryResponse, (ctx, r) => {
-        const { items, pagination } = paginate(k.adlHistory(ctx).reverse(), r.pagination);
+        const n = k.adlCount(ctx);
+        const { items, pagination } = paginateIndexed(n, (i) => k.adlRecordAt(ctx, n - i), r.pagination);
         return { records: items, pagination };
       }),
       defineQuery("/backstop.clearing.v1.Query/Solvency", QuerySolvencyRequest, QuerySolvencyResponse, (ctx) =>
