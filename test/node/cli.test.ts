@@ -165,7 +165,7 @@ describe("backstop CLI and SDK against a localnet", () => {
     expect(badGasPrice.code).toBe(2);
     expect(badGasPrice.json.error.message).toMatch(/--gas-prices must be an amount and a denom like 0.025uusdc, got "abc"/);
     // Fees: a fixed gas limit and fee are used as given; too little gas is the chain's out of gas.
-    const fixed = await cli("tx", "margin", "deposit", "1uusdc", "--from", "alice", "--gas", "250000", "--fees", "1000uusdc");
+    const fixed = await cli("tx", "margin", "deposit", "1uusdc", "--from", "alice", "--gas", "250000", "--fees", "1000uusdc", "--yes", "--gas-adjustment", "2");
     expect(fixed.code).toBe(0);
     expect(fixed.json.gas_wanted).toBe("250000");
     expect(fixed.json.events.find((e: any) => e.type === "tx" && e.attributes.some((x: any) => x.key === "fee"))?.attributes.find((x: any) => x.key === "fee").value).toBe("1000uusdc");
@@ -200,6 +200,10 @@ describe("backstop CLI and SDK against a localnet", () => {
     const conflict = await cli("tx", "bank", "send", "alice", alice, "1uusdc", "--from", "bob");
     expect(conflict.code).toBe(2);
     expect(conflict.json.error.message).toBe("--from bob contradicts the sender alice given as FROM");
+    // An http URL (with a path) is a node address too; -y is Cosmos CLI's --yes.
+    const viaHttp = spawnSync(process.execPath, [BIN, "q", "solvency", "--node", `http://127.0.0.1:${node.port}/`, "-y", "-o", "json"], { cwd: ROOT });
+    expect(viaHttp.status).toBe(0);
+    expect(JSON.parse(viaHttp.stdout.toString()).holds).toBe(true);
     const noScheme = spawnSync(process.execPath, [BIN, "q", "solvency", "--node", "127.0.0.1:26657"], { cwd: ROOT });
     expect(noScheme.status).toBe(2);
     expect(noScheme.stderr.toString()).toMatch(/^Error: --node must be tcp:\/\/HOST:PORT/);

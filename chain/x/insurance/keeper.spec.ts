@@ -215,6 +215,59 @@ describe("insurance keeper", () => {
     checkBooks();
   });
 
+  it("a swept pool's LP withdraws in full: the reserve returns what it owes first; coverage counts it; what cannot be paid yet stays queued", () => {
+    const { m, ctx, pool, checkBooks, advance } = setup();
+    m.insurance.deposit(ctx(), LP1, "majors", 100_000n);
+    m.insurance.setPool(ctx(), { ...pool("majors"), requiredCapitalUusdc: "10" });
+    m.insurance.endEpoch(ctx(), 1n);
+    expect(pool("majors").balanceUusdc).toBe("30");
+    const worth = m.insurance.lpShares(ctx(), LP1).find((x) => x.poolId === "majors")!.value;
+    // Asking to withdraw half does not make the pool look empty (coverage counts what the reserve holds for it).
+    const shares = m.bank.getBalance(ctx(), LP1, shareDenom("majors"));
+    m.insurance.requestWithdrawal(ctx(), LP1, "majors", shares / 2n);
+    expect(Number(m.insurance.setCoverage(ctx(), "majors", 10n, 0n).coverage)).toBeGreaterThan(3);
+    m.insurance.requestWithdrawal(ctx(), LP1, "majors", shares - shares / 2n);
+    // Meanwhile a deficit in alts draws 60,000 from the reserve: part of the payout must wait.
+    m.insurance.deposit(ctx(), LP2, "alts", 1_000n);
+    m.insurance.coverDeficit(ctx(), "alts", 61_000n, "clearing");
+    expect(pool("alts").debtUusdc).toBe("60000");
+    const b0 = m.bank.getBalance(ctx(), LP1, "uusdc");
+    const reserveCash = BigInt(pool("reserve").balanceUusdc);
+    advance(61n);
+    m.insurance.processWithdrawals(ctx());
+    const first = m.bank.getBalance(ctx(), LP1, "uusdc") - b0;
+    expect(first).toBe(30n + reserveCash); // all the cash there was
+    expect(m.insurance.withdrawalsOf(ctx(), LP1).length).toBeGreaterThan(0); // the rest waits, escrowed
+    // alts' revenue repays the reserve first; the cash reaches LP1, who got what its shares were worth.
+    m.insurance.receiveRevenue(ctx(), "alts", 60_000n, "clearing");
+    expect(pool("alts").debtUusdc).toBe("0");
+    m.insurance.processWithdrawals(ctx());
+    expect(m.insurance.withdrawalsOf(ctx(), LP1)).toEqual([]);
+    const total = m.bank.getBalance(ctx(), LP1, "uusdc") - b0;
+    expect(total <= worth).toBe(true);
+    expect(worth - total).toBeLessThanOrEqual(2n); // rounding only
+    checkBooks();
+  });
+
+  it("state with rebalancing credit exports and imports; an update keeps the reserve's line first", () => {
+    const { m, ctx, pool } = setup();
+    m.insurance.deposit(ctx(), LP1, "majors", 100_000n);
+    m.insurance.deposit(ctx(), LP1, "alts", 100n);
+    m.insurance.deposit(ctx(), LP2, "reserve", 10_000n);
+    m.insurance.setPool(ctx(), { ...pool("majors"), requiredCapitalUusdc: "10" });
+    m.insurance.setPool(ctx(), { ...pool("alts"), requiredCapitalUusdc: "1000" });
+    m.insurance.endEpoch(ctx(), 1n);
+    expect(pool("alts").creditLines[0]).toMatchObject({ lenderPoolId: "reserve", capUusdc: "" });
+    const mod = m.manager.modules.find((x) => x.name === "insurance")!;
+    const exported = mod.exportGenesis!(ctx());
+    const fresh = buildModules();
+    const store = new CacheKV(EMPTY_READER);
+    const c2 = (): Context => ({ store, height: 1n, time: 1_000n, chainId: "t", events: new EventManager(), gas: GasMeter.infinite(), mode: "deliver" });
+    expect(() => fresh.manager.modules.find((x) => x.name === "insurance")!.initGenesis(c2(), exported)).not.toThrow();
+    expect(fresh.insurance.requirePool(c2(), "alts").creditLines).toEqual(pool("alts").creditLines);
+    expect(fresh.insurance.requirePool(c2(), "reserve").creditLines).toEqual(pool("reserve").creditLines);
+  });
+
   it("epochs never move value between pools, whatever came before: deposits, deficits down the waterfall, revenue, withdrawals (property)", () => {
     const ids = ["alts", "majors", "reserve"] as const;
     const op = fc.oneof(

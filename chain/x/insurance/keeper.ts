@@ -252,26 +252,57 @@ export class InsuranceKeeper {
       if (due.length >= limit) break;
       due.push(Buffer.from(k).subarray(qp.length + 8).readBigUInt64BE());
     }
+    let paidOut = 0;
     for (const id of due) {
       const w = this.getWithdrawal(ctx, id)!;
-      const pool = this.requirePool(ctx, w.poolId);
       const shares = BigInt(w.shares);
-      const balance = big(pool.balanceUusdc);
-      const book = this.book(ctx, pool);
       const atRequest = w.valueAtRequestUusdc !== "" ? BigInt(w.valueAtRequestUusdc) : Dec.parse(w.navAtRequest).mulIntToInt(shares, "floor");
-      const amount = withdrawalPayout(shares, atRequest, book, balance);
-      this.bank.burn(ctx, INSURANCE_MODULE, shareDenom(w.poolId), shares);
+      // What the shares are owed: min(value at request, value now).
+      let pool = this.requirePool(ctx, w.poolId);
+      const owed = withdrawalPayout(shares, atRequest, this.book(ctx, pool), BigInt(2) ** 255n);
+      // Cash the pool lent the reserve (rebalancing) comes back first when its own is short.
+      const short = owed - big(pool.balanceUusdc);
+      if (short > 0n) pool = this.recallFromReserve(ctx, pool, short);
+      const balance = big(pool.balanceUusdc);
+      const amount = owed < balance ? owed : balance;
+      // What cannot be paid yet stays escrowed and queued: only the shares paid for are
+      // burned (rounded up, in the pool's favour); the rest is paid as cash comes in.
+      const burned = amount === owed ? shares : owed === 0n ? shares : (shares * amount + owed - 1n) / owed;
+      if (burned === 0n) continue;
+      this.bank.burn(ctx, INSURANCE_MODULE, shareDenom(w.poolId), burned);
       if (amount > 0n) this.bank.sendFromModule(ctx, INSURANCE_MODULE, w.owner, this.collateralDenom, amount);
       this.setPool(ctx, {
         ...pool,
         balanceUusdc: (balance - amount).toString(),
-        totalShares: (big(pool.totalShares) - shares).toString(),
-        escrowedShares: (big(pool.escrowedShares) - shares).toString(),
+        totalShares: (big(pool.totalShares) - burned).toString(),
+        escrowedShares: (big(pool.escrowedShares) - burned).toString(),
       });
-      this.dropWithdrawal(ctx, w);
-      ctx.events.emitTyped("backstop.insurance.v1.EventWithdrawalPaid", { withdrawal_id: id.toString(), owner: w.owner, pool_id: w.poolId, shares: w.shares, amount_uusdc: amount.toString() });
+      if (burned === shares) this.dropWithdrawal(ctx, w);
+      else {
+        const left = shares - burned;
+        this.putWithdrawal(ctx, { ...w, shares: left.toString(), valueAtRequestUusdc: ((atRequest * left) / shares).toString() });
+      }
+      paidOut++;
+      ctx.events.emitTyped("backstop.insurance.v1.EventWithdrawalPaid", { withdrawal_id: id.toString(), owner: w.owner, pool_id: w.poolId, shares: burned.toString(), amount_uusdc: amount.toString() });
     }
-    return due.length;
+    return paidOut;
+  }
+
+  /** What the reserve owes a pool (its rebalancing sweeps not yet returned). */
+  owedByReserve(ctx: Context, poolId: string): bigint {
+    const reserve = this.reserve(ctx);
+    if (!reserve || reserve.id === poolId) return 0n;
+    return big(reserve.creditLines.find((l) => l.lenderPoolId === poolId)?.drawnUusdc ?? "");
+  }
+
+  /** Has the reserve repay up to `want` of what it owes `pool` (as far as its balance goes); returns the pool as it now stands. */
+  private recallFromReserve(ctx: Context, pool: Pool, want: bigint): Pool {
+    const reserve = this.reserve(ctx);
+    if (!reserve || reserve.id === pool.id) return pool;
+    const back = minB(minB(want, this.owedByReserve(ctx, pool.id)), big(reserve.balanceUusdc));
+    if (back <= 0n) return pool;
+    this.moveAsCredit(ctx, reserve.id, pool.id, back); // a repayment only: back ≤ what it owes
+    return this.requirePool(ctx, pool.id);
   }
 
   /** LP shares of an address in every pool, valued at NAV. */
@@ -364,7 +395,11 @@ export class InsuranceKeeper {
   setCoverage(ctx: Context, poolId: string, required: bigint, cover2: bigint): Pool {
     const p = this.requirePool(ctx, poolId);
     const escrowed = shareValue(this.book(ctx, p), big(p.escrowedShares));
-    const free = maxB(0n, big(p.balanceUusdc) - escrowed);
+    // Cash the pool lent the reserve counts as far as the reserve holds it: it is recalled
+    // for withdrawals (see processWithdrawals).
+    const reserve = this.reserve(ctx);
+    const recallable = reserve ? minB(this.owedByReserve(ctx, poolId), big(reserve.balanceUusdc)) : 0n;
+    const free = maxB(0n, big(p.balanceUusdc) + recallable - escrowed);
     const coverage = required === 0n ? "" : Dec.ratio(free, required, "floor").toString();
     if (p.requiredCapitalUusdc === required.toString() && p.cover2Uusdc === cover2.toString() && p.coverage === coverage) return p;
     const next = { ...p, requiredCapitalUusdc: required.toString(), cover2Uusdc: cover2.toString(), coverage };

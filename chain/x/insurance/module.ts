@@ -94,7 +94,9 @@ export function validatePool(p: Pool | undefined): Pool {
     if (!POOL_ID_RE.test(l.lenderPoolId) || l.lenderPoolId === p.id) throw ErrInvalidPool.wrap(`invalid lender ${JSON.stringify(l.lenderPoolId)}`);
     if (lenders.has(l.lenderPoolId)) throw ErrInvalidPool.wrap(`two credit lines from ${l.lenderPoolId}`);
     lenders.add(l.lenderPoolId);
-    if (!/^\d+$/.test(l.capUusdc)) throw ErrInvalidPool.wrap(`credit line cap ${JSON.stringify(l.capUusdc)} must be an integer`);
+    // An empty cap is a record of credit given outside a capped line (a reserve draw, a
+    // rebalance): it gives no room to draw, and exported state carries it.
+    if (l.capUusdc !== "" && !/^\d+$/.test(l.capUusdc)) throw ErrInvalidPool.wrap(`credit line cap ${JSON.stringify(l.capUusdc)} must be an integer or empty`);
   }
   return { ...p, shareDenom: shareDenom(p.id), withdrawalCooldownSeconds: p.withdrawalCooldownSeconds === 0n ? DEFAULT_WITHDRAWAL_COOLDOWN_SECONDS : p.withdrawalCooldownSeconds };
 }
@@ -188,9 +190,16 @@ export class InsuranceModule implements AppModule {
             throw ErrInvalidPool.wrap(`a pool's markets follow the markets that name it (${cur.marketIds.join(", ") || "none"}); they cannot be changed here`);
           }
           // Parameters change; the books (balance, shares, debts, drawn credit) do not.
+          // The lines named get their new caps (what is drawn stays); the uncapped records of
+          // reserve draws and rebalances keep their place (first: repaid first); a capped
+          // line dropped while drawn stays, capped at 0, until repaid.
           const drawn = new Map(cur.creditLines.map((l) => [l.lenderPoolId, l.drawnUusdc]));
-          const lines = next.creditLines.map((l) => ({ ...l, drawnUusdc: drawn.get(l.lenderPoolId) ?? "0" }));
-          for (const l of cur.creditLines) if (!next.creditLines.some((n) => n.lenderPoolId === l.lenderPoolId) && BigInt(l.drawnUusdc || "0") > 0n) lines.push({ ...l, capUusdc: "0" });
+          const named = new Set(next.creditLines.map((l) => l.lenderPoolId));
+          const lines = [
+            ...cur.creditLines.filter((l) => l.capUusdc === "" && !named.has(l.lenderPoolId)),
+            ...next.creditLines.map((l) => ({ ...l, drawnUusdc: drawn.get(l.lenderPoolId) ?? "0" })),
+            ...cur.creditLines.filter((l) => l.capUusdc !== "" && !named.has(l.lenderPoolId) && BigInt(l.drawnUusdc || "0") > 0n).map((l) => ({ ...l, capUusdc: "0" })),
+          ];
           k.setPool(ctx, {
             ...cur,
             withdrawalCooldownSeconds: next.withdrawalCooldownSeconds,

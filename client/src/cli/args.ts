@@ -20,6 +20,10 @@ export function parseArgs(argv: readonly string[]): Args {
       flags.set("output", argv[++i]); // Cosmos CLI's short form of --output
       continue;
     }
+    if (a === "-y") {
+      flags.set("yes", true); // Cosmos CLI's --yes: accepted; transactions never ask for confirmation
+      continue;
+    }
     if (a.startsWith("--")) {
       const eq = a.indexOf("=");
       if (eq > 0) {

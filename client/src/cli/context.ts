@@ -25,7 +25,7 @@ export function makeContext(args: Args): CliContext {
   const backend = flag(args, "keyring-backend", "test")!;
   if (backend !== "test" && backend !== "file") throw new UsageError(`--keyring-backend must be test or file`);
   const node = flag(args, "node", DEFAULT_NODE)!;
-  if (!/^(tcp|https?):\/\/[^/\s:]+:\d+\/?$/.test(node)) throw new UsageError(`--node must be tcp://HOST:PORT (or http://, https://), got ${JSON.stringify(node)}`);
+  if (!/^(tcp|https?):\/\/[^/\s:]+(:\d+)?(\/\S*)?$/.test(node)) throw new UsageError(`--node must be tcp://HOST:PORT (or an http:// or https:// URL), got ${JSON.stringify(node)}`);
   return {
     args,
     home,

@@ -41,7 +41,7 @@ function usage(prefix: string[] = []): string {
 }
 
 /** Flags every command takes. */
-export const COMMON_FLAGS = ["home", "node", "chain-id", "output", "help", "keyring-dir", "keyring-backend"] as const;
+export const COMMON_FLAGS = ["home", "node", "chain-id", "output", "help", "keyring-dir", "keyring-backend", "yes"] as const;
 /** Flags every transaction command takes besides. */
 export const TX_FLAGS = ["from", "gas", "gas-adjustment", "gas-prices", "fees"] as const;
 

@@ -65,7 +65,7 @@ function feeOptions(ctx: CliContext): BackstopClientOptions {
   if (gasFlag !== "auto" && !/^[1-9]\d{0,14}$/.test(gasFlag)) throw new UsageError(`--gas must be auto or a whole number of gas units, got ${JSON.stringify(gasFlag)}`);
   const adjustment = flag(ctx.args, "gas-adjustment");
   if (adjustment !== undefined && (!/^\d+(\.\d+)?$/.test(adjustment) || Number(adjustment) <= 0)) throw new UsageError(`--gas-adjustment must be a positive number like 1.5, got ${JSON.stringify(adjustment)}`);
-  if (adjustment !== undefined && gasFlag !== "auto") throw new UsageError("--gas-adjustment applies to --gas auto only");
+  // (As in the Cosmos CLI, --gas-adjustment applies to --gas auto and is ignored with a fixed --gas.)
   return { gasPrice, fees, gas: gasFlag === "auto" ? "auto" : Number(gasFlag), gasMultiplier: adjustment === undefined ? undefined : Number(adjustment) };
 }
 
