@@ -59,6 +59,13 @@ function check(s: BlockStore, all: StoredTx[]): void {
   expect(hex(s.txsByIndex("tx.height", "2"))).toEqual(all.slice(3, 6).map((t) => t.hash));
   expect(hex(s.allTxs())).toEqual(all.map((t) => t.hash));
   expect(hex(s.allTxs(true))).toEqual(all.map((t) => t.hash).reverse());
+  // Height bounds read only the index entries in range, both ways, ends included.
+  for (const [lo, hi] of [[1, 1], [2, 3], [1, 3], [3, 3], [2, 1], [4, 9]]) {
+    const want = all.filter((t) => Number(t.height) >= lo && Number(t.height) <= hi).map((t) => t.hash);
+    expect(hex(s.allTxs(false, { lo, hi }))).toEqual(want);
+    expect(hex(s.allTxs(true, { lo, hi }))).toEqual([...want].reverse());
+    expect(hex(s.txsByIndex("message.sender", "bob", false, { lo, hi }))).toEqual(want.filter((h) => [all[1].hash, all[4].hash, all[7].hash].includes(h)));
+  }
   expect(hex(s.txsByIndex("tx.hash", all[5].hash))).toEqual([all[5].hash]);
   expect(hex(s.txsByIndex("tx.hash", hashOf("nope")))).toEqual([]);
   expect(hex(s.txsByIndex("tx.hash", "zz"))).toEqual([]);

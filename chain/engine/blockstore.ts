@@ -297,16 +297,24 @@ export class BlockStore {
     cache.set(height, v);
   }
 
-  /** Tx hashes indexed under "key=value", in (height, index) order. */
-  *txsByIndex(key: string, value: string, reverse = false): IterableIterator<Buffer> {
+  /** Tx hashes indexed under "key=value", in (height, index) order; only heights lo..hi if given. */
+  *txsByIndex(key: string, value: string, reverse = false, heights?: { lo: number; hi: number }): IterableIterator<Buffer> {
     if (key === "tx.hash") {
       const hash = /^[0-9a-fA-F]{64}$/.test(value) ? Buffer.from(value, "hex") : undefined;
       if (hash && this.txs.doesExist(hash)) yield hash;
       return;
     }
-    const prefix = Buffer.concat([Buffer.from(`${key}=${value}`), ZERO]);
-    const end = Buffer.concat([Buffer.from(`${key}=${value}`), Buffer.of(1)]);
-    const range = reverse ? this.index.getRange({ start: end, end: prefix, reverse: true }) : this.index.getRange({ start: prefix, end });
+    if (heights && heights.lo > heights.hi) return;
+    const base = Buffer.concat([Buffer.from(`${key}=${value}`), ZERO]);
+    // Keys are base ‖ the block's height (u64), so a height range is a key range. A range
+    // includes its start and excludes its end, in either direction.
+    const range = !heights
+      ? reverse
+        ? this.index.getRange({ start: Buffer.concat([Buffer.from(`${key}=${value}`), Buffer.of(1)]), end: base, reverse: true })
+        : this.index.getRange({ start: base, end: Buffer.concat([Buffer.from(`${key}=${value}`), Buffer.of(1)]) })
+      : reverse
+        ? this.index.getRange({ start: Buffer.concat([base, u64(heights.hi)]), end: Buffer.concat([base, u64(heights.lo - 1)]), reverse: true })
+        : this.index.getRange({ start: Buffer.concat([base, u64(heights.lo)]), end: Buffer.concat([base, u64(heights.hi + 1)]) });
     for (const { value: list } of range) {
       const n = (list as Buffer).length / 32;
       for (let i = 0; i < n; i++) {
@@ -317,8 +325,8 @@ export class BlockStore {
   }
 
   /** Every tx hash, in (height, index) order (used when a query has no indexed equality). */
-  *allTxs(reverse = false): IterableIterator<Buffer> {
-    yield* this.txsByIndex("tx.exists", "1", reverse);
+  *allTxs(reverse = false, heights?: { lo: number; hi: number }): IterableIterator<Buffer> {
+    yield* this.txsByIndex("tx.exists", "1", reverse, heights);
   }
 }
 

@@ -24,3 +24,16 @@ describe("event query language", () => {
     expect(matches(parseQuery("transfer.amount EXISTS"), ev)).toBe(false);
   });
 });
+
+describe("tx_search height bounds", () => {
+  it("turns tx.height conditions into the range of heights to read", async () => {
+    const { heightRange } = await import("./rpc");
+    const { parseQuery } = await import("./query");
+    const r = (q: string) => heightRange(parseQuery(q), 100);
+    expect(r("tx.height>=40")).toEqual({ lo: 40, hi: 100 });
+    expect(r("tx.height>40 AND tx.height<=60")).toEqual({ lo: 41, hi: 60 });
+    expect(r("tx.height=7")).toEqual({ lo: 7, hi: 7 });
+    expect(r("tx.height<1")).toEqual({ lo: 1, hi: 0 }); // empty
+    expect(r("message.sender='x'")).toBeNull();
+  });
+});

@@ -12,6 +12,27 @@ import { Engine, DuplicateTxError, jsonTxResult } from "./engine";
 import { StoredBlock, StoredResults, StoredTx } from "./blockstore";
 import { Condition, eventMap, matches, parseQuery, QueryError } from "./query";
 import { MempoolFullError, txHash } from "./mempool";
+
+/** The heights a query's `tx.height` conditions allow, within 1..latest (null: none bound them). */
+export function heightRange(conds: readonly Condition[], latest: number): { lo: number; hi: number } | null {
+  let lo = 1;
+  let hi = latest;
+  let bound = false;
+  for (const c of conds) {
+    if (c.key !== "tx.height" || c.value === null || !/^\d+$/.test(c.value)) continue;
+    const v = Number(c.value);
+    if (c.op === "=") {
+      lo = Math.max(lo, v);
+      hi = Math.min(hi, v);
+    } else if (c.op === ">") lo = Math.max(lo, v + 1);
+    else if (c.op === ">=") lo = Math.max(lo, v);
+    else if (c.op === "<") hi = Math.min(hi, v - 1);
+    else if (c.op === "<=") hi = Math.min(hi, v);
+    else continue;
+    bound = true;
+  }
+  return bound ? { lo, hi } : null;
+}
 import { Logger } from "./log";
 import { pubkeyAddress, rememberVerified } from "../crypto/keys";
 import { BaseAccount } from "cosmjs-types/cosmos/auth/v1beta1/auth";
@@ -532,7 +553,10 @@ export class RpcServer {
       if (page < 1) throw invalidParams(`page should be within [1, ...] range, given ${page}`);
       const eq = conds.find((c) => c.op === "=" && c.key !== "tm.event");
       const latest = this.engine.height();
-      const source = eq ? this.engine.store.txsByIndex(eq.key, eq.value!, order === "desc") : this.engine.store.allTxs(order === "desc");
+      // An indexed equality narrows the search, and bounds on tx.height narrow the index's
+      // range (its keys end with the height): only the txs in range are read.
+      const heights = heightRange(conds, latest) ?? undefined;
+      const source = eq ? this.engine.store.txsByIndex(eq.key, eq.value!, order === "desc", heights) : this.engine.store.allTxs(order === "desc", heights);
       const found: StoredTx[] = [];
       const seen = new Set<string>();
       for (const hash of source) {
