@@ -2,7 +2,7 @@
  * End to end: the real node process, driven by unmodified CosmJS
  * (StargateClient, SigningStargateClient, Comet38Client).
  */
-import { StargateClient, SigningStargateClient, GasPrice } from "@cosmjs/stargate";
+import { StargateClient, SigningStargateClient, GasPrice, QueryClient, setupBankExtension } from "@cosmjs/stargate";
 import { Comet38Client } from "@cosmjs/tendermint-rpc";
 import { DirectSecp256k1HdWallet } from "@cosmjs/proto-signing";
 import { stringToPath } from "@cosmjs/crypto";
@@ -37,6 +37,15 @@ describe("CosmJS against the node", () => {
     ]);
     expect(await client.getAccount(toBech32("backstop", new Uint8Array(20)))).toBeNull();
     client.disconnect();
+    // The bank extension's denom metadata: uusdc has 6 decimals (SPEC §2).
+    const comet = await Comet38Client.connect(node.rpc);
+    const q = QueryClient.withExtensions(comet, setupBankExtension);
+    const usdc = await q.bank.denomMetadata("uusdc");
+    expect(usdc).toMatchObject({ base: "uusdc", display: "usdc", symbol: "USDC" });
+    expect(usdc.denomUnits.find((u) => u.denom === "usdc")?.exponent).toBe(6);
+    expect((await q.bank.denomsMetadata()).map((m) => m.base)).toEqual(["uusdc", "ustake"]);
+    await expect(q.bank.denomMetadata("uatom")).rejects.toThrow(/not found/);
+    comet.disconnect();
   });
 
   it("SigningStargateClient sends tokens with fee auto; getTx, searchTx and getBlock find it; Comet38Client streams blocks and txs", async () => {

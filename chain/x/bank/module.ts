@@ -5,6 +5,10 @@ import {
   QueryAllBalancesResponse,
   QueryBalanceRequest,
   QueryBalanceResponse,
+  QueryDenomMetadataRequest,
+  QueryDenomMetadataResponse,
+  QueryDenomsMetadataRequest,
+  QueryDenomsMetadataResponse,
   QuerySupplyOfRequest,
   QuerySupplyOfResponse,
   QueryTotalSupplyRequest,
@@ -13,9 +17,16 @@ import {
 import { AppModule, defineMsg, defineQuery } from "../../app/module";
 import { Context } from "../../app/context";
 import { coinAmount, isValidDenom, validateSendCoins } from "../../app/coins";
-import { ErrInvalidAddress, ErrInvalidCoins, ErrInvalidRequest, ErrUnauthorized } from "../../app/errors";
+import { ErrInvalidAddress, ErrInvalidCoins, ErrInvalidRequest, ErrNotFound, ErrUnauthorized } from "../../app/errors";
+import { Metadata } from "cosmjs-types/cosmos/bank/v1beta1/bank";
 import { isValidAddress } from "../../crypto/keys";
 import { BankKeeper } from "./keeper";
+
+/** The chain's coins as wallets show them: uusdc (the collateral, 6 decimals) and ustake (fees too). */
+export const DENOM_METADATA: readonly Metadata[] = [
+  { description: "USD Coin, the collateral (SPEC §2)", denomUnits: [{ denom: "uusdc", exponent: 0, aliases: ["microusdc"] }, { denom: "usdc", exponent: 6, aliases: [] }], base: "uusdc", display: "usdc", name: "USD Coin", symbol: "USDC", uri: "", uriHash: "" },
+  { description: "The staking token (fees may be paid in it)", denomUnits: [{ denom: "ustake", exponent: 0, aliases: [] }, { denom: "stake", exponent: 6, aliases: [] }], base: "ustake", display: "stake", name: "Stake", symbol: "STAKE", uri: "", uriHash: "" },
+];
 
 export interface BankGenesis {
   balances: { address: string; coins: { denom: string; amount: string }[] }[];
@@ -64,6 +75,15 @@ export class BankModule implements AppModule {
         const supply = keeper.getTotalSupply(ctx);
         return { supply, pagination: { nextKey: new Uint8Array(), total: BigInt(supply.length) } };
       }),
+      defineQuery("/cosmos.bank.v1beta1.Query/DenomMetadata", QueryDenomMetadataRequest, QueryDenomMetadataResponse, (_ctx, r) => {
+        const metadata = DENOM_METADATA.find((m) => m.base === r.denom);
+        if (!metadata) throw ErrNotFound.wrap(`client metadata for denom ${r.denom}`);
+        return { metadata };
+      }),
+      defineQuery("/cosmos.bank.v1beta1.Query/DenomsMetadata", QueryDenomsMetadataRequest, QueryDenomsMetadataResponse, () => ({
+        metadatas: [...DENOM_METADATA],
+        pagination: { nextKey: new Uint8Array(), total: BigInt(DENOM_METADATA.length) },
+      })),
       defineQuery("/cosmos.bank.v1beta1.Query/SupplyOf", QuerySupplyOfRequest, QuerySupplyOfResponse, (ctx, r) => {
         if (!isValidDenom(r.denom)) throw ErrInvalidCoins.wrap(`invalid denom ${JSON.stringify(r.denom)}`);
         return { amount: { denom: r.denom, amount: keeper.getSupply(ctx, r.denom).toString() } };
