@@ -5,7 +5,8 @@
  * end blockers in a fixed order.
  */
 import { Context } from "./context";
-import { ErrUnknownRequest } from "./errors";
+import { ErrInvalidAddress, ErrUnknownRequest } from "./errors";
+import { isValidAddress } from "../crypto/keys";
 
 export interface ProtoType<T> {
   encode(message: T, writer?: any): { finish(): Uint8Array };
@@ -42,6 +43,36 @@ export interface AppModule {
 }
 
 /** Builds a MsgDef whose handler takes a decoded Msg and returns a response message. */
+/** What checks that a signer is the params authority (the auth keeper). */
+export interface Authority {
+  requireAuthority(ctx: Context, signer: string): void;
+}
+
+/**
+ * A Msg only the params authority may send (its `authority` field is the signer): the
+ * address is checked with the stateless checks, the signer against the authority at
+ * delivery, then `handle` runs.
+ */
+export function defineAuthorityMsg<T extends { authority: string }, R>(
+  auth: Authority,
+  def: { typeUrl: string; type: ProtoType<T>; response: ProtoType<R>; validate: (msg: T) => void; handle: (ctx: Context, msg: T) => R },
+): MsgDef<T> {
+  return defineMsg({
+    typeUrl: def.typeUrl,
+    type: def.type,
+    response: def.response,
+    signer: (m) => m.authority,
+    validateBasic: (m) => {
+      if (!isValidAddress(m.authority)) throw ErrInvalidAddress.wrap(`invalid authority address ${JSON.stringify(m.authority)}`);
+      def.validate(m);
+    },
+    handle: (ctx, m) => {
+      auth.requireAuthority(ctx, m.authority);
+      return def.handle(ctx, m);
+    },
+  });
+}
+
 export function defineMsg<T, R>(def: {
   typeUrl: string;
   type: ProtoType<T>;

@@ -76,8 +76,6 @@ const BOOK = 0x0e;
 const IOC = 0x0f;
 const PARAMS = 0x10;
 const BLOCK_FIRST_ID = 0x11;
-
-export const DEFAULT_CLEARING_PARAMS: Params = { maxOrdersPerBlock: 10_000 };
 const BUY_SIDE = 0x00;
 const SELL_SIDE = 0x01;
 /** The value of an index entry: the key is the information. */
@@ -94,6 +92,8 @@ function priceKey(price: Dec, side: Side): Buffer {
   const x = price.raw + PRICE_OFFSET;
   return Buffer.from((side === Side.SIDE_BUY ? PRICE_SPAN - x : x).toString(16).padStart(66, "0"), "hex");
 }
+
+export const DEFAULT_CLEARING_PARAMS: Params = { maxOrdersPerBlock: 10_000 };
 
 /** Recent price keys as latin1 strings (`Key`), by side and price: a book's prices repeat; bounded. */
 const priceKeys = new Memo<string, string>(65_536, (k) => {
@@ -197,14 +197,18 @@ export class ClearingKeeper {
     return undefined;
   }
 
+  /** A side of a market's book: BOOK ‖ market ‖ side, as a latin1 string (`Key`). */
+  private sideId(marketId: string, side: Side): string {
+    return skey(BOOK, marketId) + String.fromCharCode(side === Side.SIDE_BUY ? BUY_SIDE : SELL_SIDE);
+  }
+
   private sidePrefix(marketId: string, side: Side): Buffer {
-    return Buffer.concat([key(BOOK, marketId), Buffer.of(side === Side.SIDE_BUY ? BUY_SIDE : SELL_SIDE)]);
+    return Buffer.from(this.sideId(marketId, side), "latin1");
   }
 
   /** An order's entry in the book: BOOK ‖ market ‖ side ‖ price key ‖ id. */
   private bookKey(o: Order): string {
-    const side = String.fromCharCode(o.side === Side.SIDE_BUY ? BUY_SIDE : SELL_SIDE);
-    return skey(BOOK, o.marketId) + side + priceKeys.get(`${o.side} ${o.price}`) + u64s(o.id);
+    return this.sideId(o.marketId, o.side) + priceKeys.get(`${o.side} ${o.price}`) + u64s(o.id);
   }
 
   /** The orders of an index (BOOK or IOC) under `prefix`, in the index's order: each entry's key ends with the order's id. */
@@ -955,7 +959,7 @@ export class ClearingKeeper {
       return filled;
     }
     const rate = Dec.parse(maker ? market.makerFeeRate : market.takerFeeRate);
-    const fee = this.margin.chargeFeeFrom(ctx, free, market.id, rate.mulIntToInt(notionalCeil(qty, price), "ceil"));
+    const fee = this.margin.chargeFee(ctx, free, market.id, rate.mulIntToInt(notionalCeil(qty, price), "ceil"));
     this.margin.saveFree(ctx, free);
     if (fee > 0n) {
       const share = fees.share.mulIntToInt(fee, "floor");

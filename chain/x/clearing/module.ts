@@ -7,7 +7,7 @@
  * takeover, ADL), and the queries of markets, book, orders, auctions, funding,
  * liquidations, ADL history and solvency.
  */
-import { AppModule, defineMsg, defineQuery } from "../../app/module";
+import { AppModule, defineAuthorityMsg, defineMsg, defineQuery } from "../../app/module";
 import { Context } from "../../app/context";
 import { ErrInvalidAddress, ErrInvalidRequest } from "../../app/errors";
 import { isValidAddress } from "../../crypto/keys";
@@ -66,8 +66,6 @@ import { ErrInvalidOrder, ErrInvalidParams as ErrInvalidClearingParams, ErrUnkno
 import { MarketKeeper, validateMarket } from "./markets";
 import { ErrMarketExists, ErrUnknownMarket as ErrUnknownMarketId } from "./errors";
 
-export { DEFAULT_CLEARING_PARAMS };
-
 export function validateClearingParams(p: Params | undefined): Params {
   if (!p) throw ErrInvalidClearingParams.wrap("params missing");
   if (!Number.isSafeInteger(p.maxOrdersPerBlock) || p.maxOrdersPerBlock < 1) throw ErrInvalidClearingParams.wrap("max_orders_per_block must be at least 1");
@@ -89,9 +87,6 @@ export class ClearingModule implements AppModule {
     bank: BankKeeper,
   ) {
     const k = keeper;
-    const requireAuthorityAddress = (a: string) => {
-      if (!isValidAddress(a)) throw ErrInvalidAddress.wrap(`invalid authority address ${JSON.stringify(a)}`);
-    };
     this.msgs = [
       defineMsg({
         typeUrl: "/backstop.clearing.v1.MsgPlaceOrder",
@@ -125,14 +120,12 @@ export class ClearingModule implements AppModule {
           return { quantityTaken: r.taken.toString(), price: r.price.toString() };
         },
       }),
-      defineMsg({
+      defineAuthorityMsg(auth, {
         typeUrl: "/backstop.clearing.v1.MsgCreateMarket",
         type: MsgCreateMarket,
         response: MsgCreateMarketResponse,
-        signer: (m) => m.authority,
-        validateBasic: (m) => (requireAuthorityAddress(m.authority), validateMarket(m.market)),
+        validate: (m) => void validateMarket(m.market),
         handle: (ctx, m) => {
-          auth.requireAuthority(ctx, m.authority);
           const market = validateMarket(m.market);
           // The market's pool must exist, and lists the market from now on.
           const pool = insurance.requirePool(ctx, market.insurancePoolId);
@@ -142,26 +135,22 @@ export class ClearingModule implements AppModule {
           return {};
         },
       }),
-      defineMsg({
+      defineAuthorityMsg(auth, {
         typeUrl: "/backstop.clearing.v1.MsgUpdateParams",
         type: MsgUpdateParams,
         response: MsgUpdateParamsResponse,
-        signer: (m) => m.authority,
-        validateBasic: (m) => (requireAuthorityAddress(m.authority), validateClearingParams(m.params)),
+        validate: (m) => void validateClearingParams(m.params),
         handle: (ctx, m) => {
-          auth.requireAuthority(ctx, m.authority);
           k.setParams(ctx, validateClearingParams(m.params));
           return {};
         },
       }),
-      defineMsg({
+      defineAuthorityMsg(auth, {
         typeUrl: "/backstop.clearing.v1.MsgUpdateMarket",
         type: MsgUpdateMarket,
         response: MsgUpdateMarketResponse,
-        signer: (m) => m.authority,
-        validateBasic: (m) => (requireAuthorityAddress(m.authority), validateMarket(m.market)),
+        validate: (m) => void validateMarket(m.market),
         handle: (ctx, m) => {
-          auth.requireAuthority(ctx, m.authority);
           const next = validateMarket(m.market);
           const cur = this.markets.require(ctx, next.id);
           if (cur.oracleTicker !== next.oracleTicker) throw ErrInvalidRequest.wrap("a market's oracle ticker cannot change");

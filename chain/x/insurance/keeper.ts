@@ -259,7 +259,7 @@ export class InsuranceKeeper {
       const atRequest = w.valueAtRequestUusdc !== "" ? BigInt(w.valueAtRequestUusdc) : Dec.parse(w.navAtRequest).mulIntToInt(shares, "floor");
       // What the shares are owed: min(value at request, value now).
       let pool = this.requirePool(ctx, w.poolId);
-      const owed = withdrawalPayout(shares, atRequest, this.book(ctx, pool), BigInt(2) ** 255n);
+      const owed = withdrawalPayout(shares, atRequest, this.book(ctx, pool));
       // Cash the pool lent the reserve (rebalancing) comes back first when its own is short.
       const short = owed - big(pool.balanceUusdc);
       if (short > 0n) pool = this.recallFromReserve(ctx, pool, short);
@@ -267,7 +267,7 @@ export class InsuranceKeeper {
       const amount = owed < balance ? owed : balance;
       // What cannot be paid yet stays escrowed and queued: only the shares paid for are
       // burned (rounded up, in the pool's favour); the rest is paid as cash comes in.
-      const burned = amount === owed ? shares : owed === 0n ? shares : (shares * amount + owed - 1n) / owed;
+      const burned = amount === owed ? shares : (shares * amount + owed - 1n) / owed;
       if (burned === 0n) continue;
       this.bank.burn(ctx, INSURANCE_MODULE, shareDenom(w.poolId), burned);
       if (amount > 0n) this.bank.sendFromModule(ctx, INSURANCE_MODULE, w.owner, this.collateralDenom, amount);
@@ -288,19 +288,11 @@ export class InsuranceKeeper {
     return paidOut;
   }
 
-  /** What the reserve owes a pool (its rebalancing sweeps not yet returned). */
-  owedByReserve(ctx: Context, poolId: string): bigint {
-    const reserve = this.reserve(ctx);
-    if (!reserve || reserve.id === poolId) return 0n;
-    return big(reserve.creditLines.find((l) => l.lenderPoolId === poolId)?.drawnUusdc ?? "");
-  }
-
   /** Has the reserve repay up to `want` of what it owes `pool` (as far as its balance goes); returns the pool as it now stands. */
   private recallFromReserve(ctx: Context, pool: Pool, want: bigint): Pool {
     const reserve = this.reserve(ctx);
-    if (!reserve || reserve.id === pool.id) return pool;
-    const back = minB(minB(want, this.owedByReserve(ctx, pool.id)), big(reserve.balanceUusdc));
-    if (back <= 0n) return pool;
+    const back = minB(want, recallable(reserve, pool.id));
+    if (!reserve || back <= 0n) return pool;
     this.moveAsCredit(ctx, reserve.id, pool.id, back); // a repayment only: back ≤ what it owes
     return this.requirePool(ctx, pool.id);
   }
@@ -397,9 +389,7 @@ export class InsuranceKeeper {
     const escrowed = shareValue(this.book(ctx, p), big(p.escrowedShares));
     // Cash the pool lent the reserve counts as far as the reserve holds it: it is recalled
     // for withdrawals (see processWithdrawals).
-    const reserve = this.reserve(ctx);
-    const recallable = reserve ? minB(this.owedByReserve(ctx, poolId), big(reserve.balanceUusdc)) : 0n;
-    const free = maxB(0n, big(p.balanceUusdc) + recallable - escrowed);
+    const free = maxB(0n, big(p.balanceUusdc) + recallable(this.reserve(ctx), poolId) - escrowed);
     const coverage = required === 0n ? "" : Dec.ratio(free, required, "floor").toString();
     if (p.requiredCapitalUusdc === required.toString() && p.cover2Uusdc === cover2.toString() && p.coverage === coverage) return p;
     const next = { ...p, requiredCapitalUusdc: required.toString(), cover2Uusdc: cover2.toString(), coverage };
@@ -521,6 +511,12 @@ export class InsuranceKeeper {
     const epochBlocks = this.getParams(ctx).epochBlocks;
     if (epochBlocks > 0n && ctx.height % epochBlocks === 0n) this.endEpoch(ctx, ctx.height / epochBlocks);
   }
+}
+
+/** What the reserve owes a pool (its rebalancing sweeps not yet returned), as far as the reserve holds the cash. */
+function recallable(reserve: Pool | undefined, poolId: string): bigint {
+  if (!reserve || reserve.id === poolId) return 0n;
+  return minB(big(reserve.creditLines.find((l) => l.lenderPoolId === poolId)?.drawnUusdc ?? ""), big(reserve.balanceUusdc));
 }
 
 function minB(a: bigint, b: bigint): bigint {

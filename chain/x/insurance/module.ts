@@ -1,5 +1,5 @@
 /** x/insurance as an app module: LP deposits and withdrawals, pools by the authority, queries, genesis, end-block. */
-import { AppModule, defineMsg, defineQuery } from "../../app/module";
+import { AppModule, defineAuthorityMsg, defineMsg, defineQuery } from "../../app/module";
 import { Context } from "../../app/context";
 import { ErrInvalidAddress } from "../../app/errors";
 import { isValidAddress } from "../../crypto/keys";
@@ -126,7 +126,6 @@ export class InsuranceModule implements AppModule {
     auth: AuthKeeper,
   ) {
     const k = keeper;
-    const authorityMsg = (m: { authority: string }) => requireAddr(m.authority, "authority");
     this.msgs = [
       defineMsg({
         typeUrl: "/backstop.insurance.v1.MsgDeposit",
@@ -157,14 +156,12 @@ export class InsuranceModule implements AppModule {
         validateBasic: (m) => requireAddr(m.owner, "owner"),
         handle: (ctx, m) => (k.cancelWithdrawal(ctx, m.owner, m.withdrawalId), {}),
       }),
-      defineMsg({
+      defineAuthorityMsg(auth, {
         typeUrl: "/backstop.insurance.v1.MsgCreatePool",
         type: MsgCreatePool,
         response: MsgCreatePoolResponse,
-        signer: (m) => m.authority,
-        validateBasic: (m) => (authorityMsg(m), validatePool(m.pool)),
+        validate: (m) => void validatePool(m.pool),
         handle: (ctx, m) => {
-          auth.requireAuthority(ctx, m.authority);
           const p = validatePool(m.pool);
           // A new pool starts with empty books, and its markets join it by MsgCreateMarket
           // (a market names its pool; the pool's list follows).
@@ -175,14 +172,12 @@ export class InsuranceModule implements AppModule {
           return {};
         },
       }),
-      defineMsg({
+      defineAuthorityMsg(auth, {
         typeUrl: "/backstop.insurance.v1.MsgUpdatePool",
         type: MsgUpdatePool,
         response: MsgUpdatePoolResponse,
-        signer: (m) => m.authority,
-        validateBasic: (m) => (authorityMsg(m), validatePool(m.pool)),
+        validate: (m) => void validatePool(m.pool),
         handle: (ctx, m) => {
-          auth.requireAuthority(ctx, m.authority);
           const next = validatePool(m.pool);
           const cur = k.requirePool(ctx, next.id);
           for (const l of next.creditLines) k.requirePool(ctx, l.lenderPoolId);
@@ -213,14 +208,12 @@ export class InsuranceModule implements AppModule {
           return {};
         },
       }),
-      defineMsg({
+      defineAuthorityMsg(auth, {
         typeUrl: "/backstop.insurance.v1.MsgUpdateParams",
         type: MsgUpdateParams,
         response: MsgUpdateParamsResponse,
-        signer: (m) => m.authority,
-        validateBasic: (m) => (authorityMsg(m), validateInsuranceParams(m.params)),
+        validate: (m) => void validateInsuranceParams(m.params),
         handle: (ctx, m) => {
-          auth.requireAuthority(ctx, m.authority);
           k.setParams(ctx, validateInsuranceParams(m.params));
           return {};
         },

@@ -376,17 +376,11 @@ export class MarginKeeper {
     return { realized, deficit, funding };
   }
 
-  /** Takes a fee from free collateral, then from the position's margin; returns what it could take. */
-  chargeFee(ctx: Context, owner: string, marketId: string, fee: bigint): bigint {
-    if (fee <= 0n) return 0n;
-    const free = this.readFree(ctx, owner);
-    const out = this.chargeFeeFrom(ctx, free, marketId, fee);
-    this.saveFree(ctx, free);
-    return out;
-  }
-
-  /** `chargeFee` on a tally of the owner's free collateral (see `readFree`), which the caller saves. */
-  chargeFeeFrom(ctx: Context, free: FreeTally, marketId: string, fee: bigint): bigint {
+  /**
+   * Takes a fee from free collateral (a tally of it, see `readFree`, which the caller
+   * saves), then from the position's margin; returns what it could take.
+   */
+  chargeFee(ctx: Context, free: FreeTally, marketId: string, fee: bigint): bigint {
     if (fee <= 0n) return 0n;
     const fromFree = fee < free.amount ? fee : free.amount;
     if (fromFree > 0n) free.amount -= fromFree;
@@ -443,7 +437,6 @@ export class MarginKeeper {
     this.setPosition(ctx, { ...p, marginUusdc: (m - take).toString() });
     return take;
   }
-
 
   // --- coverage (SPEC §3.8) ----------------------------------------------------------
 

@@ -1,5 +1,5 @@
 /** x/margin as an app module: collateral and position-margin Msgs, queries, genesis, end-block. */
-import { AppModule, defineMsg, defineQuery } from "../../app/module";
+import { AppModule, defineAuthorityMsg, defineMsg, defineQuery } from "../../app/module";
 import { Context } from "../../app/context";
 import { ErrInvalidAddress } from "../../app/errors";
 import { COLLATERAL_DENOM } from "../../app/genesis";
@@ -126,17 +126,12 @@ export class MarginModule implements AppModule {
         validateBasic: (m) => (requireOwner(m.owner), requireMarketId(m.marketId), parseAmount(m.amount)),
         handle: (ctx, m) => ({ marginUusdc: k.removePositionMargin(ctx, m.owner, m.marketId, amount(ctx, m.amount)).toString() }),
       }),
-      defineMsg({
+      defineAuthorityMsg(auth, {
         typeUrl: "/backstop.margin.v1.MsgUpdateParams",
         type: MsgUpdateParams,
         response: MsgUpdateParamsResponse,
-        signer: (m) => m.authority,
-        validateBasic: (m) => {
-          if (!isValidAddress(m.authority)) throw ErrInvalidAddress.wrap(`invalid authority address ${JSON.stringify(m.authority)}`);
-          validateMarginParams(m.params);
-        },
+        validate: (m) => void validateMarginParams(m.params),
         handle: (ctx, m) => {
-          auth.requireAuthority(ctx, m.authority);
           k.setParams(ctx, validateMarginParams(m.params));
           return {};
         },

@@ -1,5 +1,5 @@
 /** x/oracle as an app module: MsgSubmitPrice, MsgUpdateParams, queries, genesis, end-block. */
-import { AppModule, defineMsg, defineQuery } from "../../app/module";
+import { AppModule, defineAuthorityMsg, defineMsg, defineQuery } from "../../app/module";
 import { Context } from "../../app/context";
 import { ErrInvalidAddress, ErrInvalidRequest } from "../../app/errors";
 import { isValidAddress } from "../../crypto/keys";
@@ -97,17 +97,12 @@ export class OracleModule implements AppModule {
           return {};
         },
       }),
-      defineMsg({
+      defineAuthorityMsg(auth, {
         typeUrl: "/backstop.oracle.v1.MsgUpdateParams",
         type: MsgUpdateParams,
         response: MsgUpdateParamsResponse,
-        signer: (m) => m.authority,
-        validateBasic: (m) => {
-          if (!isValidAddress(m.authority)) throw ErrInvalidAddress.wrap(`invalid authority address ${JSON.stringify(m.authority)}`);
-          validateOracleParams(m.params);
-        },
+        validate: (m) => void validateOracleParams(m.params),
         handle: (ctx, m) => {
-          auth.requireAuthority(ctx, m.authority);
           k.setParams(ctx, validateOracleParams(m.params));
           return {};
         },

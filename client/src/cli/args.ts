@@ -5,7 +5,7 @@ export interface Args {
 }
 
 /** Flags that never take a value. */
-const BOOLEAN_FLAGS = new Set(["reset", "resume", "recover", "localnet", "reduce-only", "help", "yes", "dry-run", "overwrite"]);
+const BOOLEAN_FLAGS = new Set(["reset", "resume", "recover", "localnet", "reduce-only", "help", "yes", "overwrite"]);
 
 export function parseArgs(argv: readonly string[]): Args {
   const positionals: string[] = [];

@@ -212,14 +212,21 @@ export class BackstopClient {
     return res;
   }
 
+  /** A committed tx's result by hash (hex), as a broadcast returns it; undefined if none. */
+  async getTxResult(hash: string): Promise<DeliverTxResponse | undefined> {
+    const t = await this.signing.getTx(hash);
+    if (!t) return undefined;
+    return { code: t.code, height: t.height, txIndex: t.txIndex, events: t.events, rawLog: t.rawLog, transactionHash: t.hash, msgResponses: t.msgResponses, gasUsed: t.gasUsed, gasWanted: t.gasWanted };
+  }
+
   /** Polls for a broadcast tx until it is included (TimeoutError after `broadcastTimeoutMs`). */
   private async waitForTx(hash: string): Promise<DeliverTxResponse> {
     const { timeoutMs, pollIntervalMs } = this.broadcast;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       await new Promise((r) => setTimeout(r, pollIntervalMs));
-      const t = await this.signing.getTx(hash);
-      if (t) return { code: t.code, height: t.height, txIndex: t.txIndex, events: t.events, rawLog: t.rawLog, transactionHash: hash, msgResponses: t.msgResponses, gasUsed: t.gasUsed, gasWanted: t.gasWanted };
+      const t = await this.getTxResult(hash);
+      if (t) return t;
       if (Date.now() >= deadline) throw new TimeoutError(`Transaction with ID ${hash} was submitted but was not yet found on the chain. You might want to check later. There was a wait of ${timeoutMs / 1000} seconds.`, hash);
     }
   }

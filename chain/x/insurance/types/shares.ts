@@ -69,11 +69,12 @@ export function shareValue(pool: PoolBook, shares: bigint): bigint {
  * min(NAV at request, NAV at payout)`, with the value at request kept exactly in uusdc
  * rather than through an 18-place NAV (which rounds to zero in a pool whose NAV falls
  * below 1e-18 uusdc per share). The LP bears a loss taken during the cooldown and leaves
- * any gain in the pool.
+ * any gain in the pool. Without `liquidBalance`: what the shares are owed, whatever the
+ * pool holds.
  */
-export function withdrawalPayout(shares: bigint, valueAtRequest: bigint, pool: PoolBook, liquidBalance: bigint): bigint {
+export function withdrawalPayout(shares: bigint, valueAtRequest: bigint, pool: PoolBook, liquidBalance?: bigint): bigint {
   const now = shareValue(pool, shares);
   const v = valueAtRequest < now ? valueAtRequest : now;
   if (v < 0n) return 0n;
-  return v > liquidBalance ? liquidBalance : v;
+  return liquidBalance !== undefined && v > liquidBalance ? liquidBalance : v;
 }

@@ -459,9 +459,8 @@ export const chainCommands: Command[] = [
       if (!/^[0-9a-fA-F]{64}$/.test(hash)) throw new UsageError(`HASH must be 64 hex digits, got ${JSON.stringify(hash)}`);
       const c = await readClient(ctx);
       try {
-        const t = await c.signing.getTx(hash.toUpperCase());
-        if (!t) throw new CliError(`tx ${hash.toUpperCase()} not found`, { codespace: "cli", code: 1 });
-        const r: DeliverTxResponse = { code: t.code, height: t.height, txIndex: t.txIndex, events: t.events, rawLog: t.rawLog, transactionHash: t.hash, msgResponses: t.msgResponses, gasUsed: t.gasUsed, gasWanted: t.gasWanted };
+        const r = await c.getTxResult(hash.toUpperCase());
+        if (!r) throw new CliError(`tx ${hash.toUpperCase()} not found`, { codespace: "cli", code: 1 });
         ctx.print(txJson(r), () => txText(r));
       } finally {
         c.disconnect();

@@ -1,6 +1,6 @@
 /** `backstop init`, `backstop start`, `backstop localnet`. */
-import { existsSync, readFileSync, rmSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { existsSync, rmSync } from "node:fs";
+import { resolve } from "node:path";
 import { Secp256k1, Slip10, Slip10Curve, stringToPath, Bip39, EnglishMnemonic } from "@cosmjs/crypto";
 import { toBech32 } from "@cosmjs/encoding";
 import { Command } from "../registry";
@@ -9,7 +9,7 @@ import { initHome, paths } from "../../../../chain/node/home";
 import { startAbci, startNode } from "../../../../chain/node/node";
 import { LOCALNET_CHAIN_ID, LOCALNET_KEY_NAMES, LOCALNET_MNEMONIC, localnetAppState } from "../../../../chain/app/genesis";
 import { defaultAppState } from "../../../../chain/app/modules";
-import { APP_PROTOCOL_VERSION } from "../../../../chain/app/app";
+import { APP_PROTOCOL_VERSION, APP_VERSION } from "../../../../chain/app/app";
 import { pubkeyToAddressBytes } from "../../../../chain/crypto/keys";
 import { Keyring } from "../../keyring/keyring";
 
@@ -78,24 +78,12 @@ async function runStart(ctx: Parameters<Command["run"]>[0], home: string): Promi
   return Promise.race([waitForSignal(() => node.stop()), fatal]);
 }
 
-/** This package's package.json (found upwards from here: the source and dist/ trees differ in depth). */
-function packageJson(): { version: string } {
-  for (let dir = __dirname; ; dir = dirname(dir)) {
-    const file = join(dir, "package.json");
-    if (existsSync(file)) {
-      const pkg = JSON.parse(readFileSync(file, "utf8"));
-      if (pkg.name === "backstop") return pkg;
-    }
-    if (dirname(dir) === dir) throw new Error("package.json of backstop not found");
-  }
-}
-
 export const nodeCommands: Command[] = [
   {
     path: ["version"],
     usage: "version   (this build: its version and the state machine's protocol version)",
     async run(ctx) {
-      const v = { version: packageJson().version, app_protocol_version: APP_PROTOCOL_VERSION.toString(), node: process.version };
+      const v = { version: APP_VERSION, app_protocol_version: APP_PROTOCOL_VERSION.toString(), node: process.version };
       ctx.print(v, () => `backstop ${v.version} (app protocol ${v.app_protocol_version}, Node.js ${v.node})`);
     },
   },
