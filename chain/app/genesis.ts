@@ -107,7 +107,7 @@ export function localnetAppState(addresses: readonly string[]): Record<string, u
       volatilities: [],
     },
     clearing: {
-      params: { max_orders_per_block: 10000 },
+      params: { max_orders_per_block: 10000, max_orders_per_account_per_block: 0 },
       markets: [
         localnetMarket("BTC-USD", "majors", "0.05", "0.03", "0.1", "0.0001"),
         localnetMarket("ETH-USD", "majors", "0.05", "0.03", "0.01", "0.001"),

@@ -266,13 +266,13 @@ describe("clearing params", () => {
     const c = await chain();
     const [validator, alice, bob] = c.accounts;
     c.block([[alice, [deposit(alice.address, "100000000000")]], [bob, [deposit(bob.address, "100000000000")]]]);
-    const upd = (who: TestAccount, maxOrdersPerBlock: number) => msg("/backstop.clearing.v1.MsgUpdateParams", ClTx.MsgUpdateParams, { authority: who.address, params: { maxOrdersPerBlock } });
+    const upd = (who: TestAccount, maxOrdersPerBlock: number) => msg("/backstop.clearing.v1.MsgUpdateParams", ClTx.MsgUpdateParams, { authority: who.address, params: { maxOrdersPerBlock, maxOrdersPerAccountPerBlock: 0 } });
     const [notAuthority] = c.block([[alice, [upd(alice, 3)]]]);
     expect([notAuthority.codespace, notAuthority.code]).toEqual(["sdk", 4]);
     const zero = c.check(validator, [upd(validator, 0)]);
     expect([zero.codespace, zero.code]).toEqual(["clearing", 16]);
     expect(c.block([[validator, [upd(validator, 3)]]]).map((r) => r.code)).toEqual([0]);
-    expect(c.query("/backstop.clearing.v1.Query/Params", ClQ.QueryParamsRequest, ClQ.QueryParamsResponse, {}).params).toEqual({ maxOrdersPerBlock: 3 });
+    expect(c.query("/backstop.clearing.v1.Query/Params", ClQ.QueryParamsRequest, ClQ.QueryParamsResponse, {}).params).toEqual({ maxOrdersPerBlock: 3, maxOrdersPerAccountPerBlock: 0 });
     const bids = (n: number) => Array.from({ length: n }, (_, i): [TestAccount, ReturnType<typeof msg>[]] => [i % 2 ? bob : alice, [order((i % 2 ? bob : alice).address, "BTC-USD", "buy", "0.001", String(50_000 + i))]]);
     const r = c.block(bids(5));
     expect(r.map((x) => [x.codespace, x.code])).toEqual([["", 0], ["", 0], ["", 0], ["clearing", 15], ["clearing", 15]]);

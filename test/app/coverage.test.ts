@@ -64,7 +64,7 @@ describe("coverage: O(log n) figures equal brute force", () => {
             const state = new CacheKV(committed);
             const ctx: Context = { store: state, height, time: height, chainId: "t", events: new EventManager(), gas: GasMeter.infinite(), mode: "endblock", blockChanges: (s, e) => state.changesIn(s, e) };
             if (height === 1n) {
-              m.manager.modules.find((x) => x.name === "clearing")!.initGenesis(ctx, GenesisState.toJSON({ params: { maxOrdersPerBlock: 1 }, markets: [market], orders: [], funding: [], nextOrderId: 1n }));
+              m.manager.modules.find((x) => x.name === "clearing")!.initGenesis(ctx, GenesisState.toJSON({ params: { maxOrdersPerBlock: 1, maxOrdersPerAccountPerBlock: 0 }, markets: [market], orders: [], funding: [], nextOrderId: 1n }));
             }
             m.clearing.setFunding(ctx, { marketId: "BTC-USD", cumulativeIndex: Dec.fromInt(BigInt(indexInt) + height).toString(), lastRate: "0", intervalStartUnixSeconds: 0n, premiumSum: "0", premiumSamples: 0n });
             for (const b of block) {

@@ -17,3 +17,7 @@ export const ErrBidPrice = register(CLEARING, 13, "liquidation auction price is 
 export const ErrInsuranceExhausted = register(CLEARING, 14, "the insurance waterfall cannot pay the deficit this would leave");
 export const ErrBlockOrderLimit = register(CLEARING, 15, "the block holds max_orders_per_block orders");
 export const ErrInvalidParams = register(CLEARING, 16, "invalid clearing params");
+export const ErrAccountBlockOrderLimit = register(CLEARING, 17, "the account has placed max_orders_per_account_per_block orders in this block");
+export const ErrOpenInterestCap = register(CLEARING, 18, "the order could take the market's open interest past its cap");
+export const ErrPositionCap = register(CLEARING, 19, "the order could take the account's position past the market's position cap");
+export const ErrBeyondBankruptcy = register(CLEARING, 20, "a closing order's limit is beyond the position's bankruptcy price");

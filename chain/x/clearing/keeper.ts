@@ -93,7 +93,7 @@ function priceKey(price: Dec, side: Side): Buffer {
   return Buffer.from((side === Side.SIDE_BUY ? PRICE_SPAN - x : x).toString(16).padStart(66, "0"), "hex");
 }
 
-export const DEFAULT_CLEARING_PARAMS: Params = { maxOrdersPerBlock: 10_000 };
+export const DEFAULT_CLEARING_PARAMS: Params = { maxOrdersPerBlock: 10_000, maxOrdersPerAccountPerBlock: 0 };
 
 /** Recent price keys as latin1 strings (`Key`), by side and price: a book's prices repeat; bounded. */
 const priceKeys = new Memo<string, string>(65_536, (k) => {

@@ -174,7 +174,7 @@ export class ClearingModule implements AppModule {
           const s = Dec.parse(p.size);
           if (s.isPositive()) oi = oi.add(s);
         }
-        return { market, markPrice: price?.price ?? "", funding: k.getFunding(ctx, market.id), openInterest: oi.toString() };
+        return { market, markPrice: price?.price ?? "", funding: k.getFunding(ctx, market.id), openInterest: oi.toString(), openInterestCapUusdc: "", pendingBuy: "0", pendingSell: "0" };
       }),
       defineQuery("/backstop.clearing.v1.Query/Book", QueryBookRequest, QueryBookResponse, (ctx, r) => {
         this.markets.require(ctx, r.marketId);

@@ -58,7 +58,7 @@ describe("liquidation index", () => {
         const m = buildModules();
         const store = new CacheKV(EMPTY_READER);
         const ctx: Context = { store, height: 1n, time: 1n, chainId: "t", events: new EventManager(), gas: GasMeter.infinite(), mode: "deliver" };
-        m.manager.modules.find((x) => x.name === "clearing")!.initGenesis(ctx, GenesisState.toJSON({ params: { maxOrdersPerBlock: 1 }, markets: [GenesisState.fromJSON({ markets: [localnetMarket("BTC-USD", "majors", "0.05", "0.03", "0.1", "0.0001")] }).markets[0]], orders: [], funding: [], nextOrderId: 1n }));
+        m.manager.modules.find((x) => x.name === "clearing")!.initGenesis(ctx, GenesisState.toJSON({ params: { maxOrdersPerBlock: 1, maxOrdersPerAccountPerBlock: 0 }, markets: [GenesisState.fromJSON({ markets: [localnetMarket("BTC-USD", "majors", "0.05", "0.03", "0.1", "0.0001")] }).markets[0]], orders: [], funding: [], nextOrderId: 1n }));
         m.clearing.setFunding(ctx, { marketId: "BTC-USD", cumulativeIndex: Dec.fromInt(BigInt(indexInt)).toString(), lastRate: "0", intervalStartUnixSeconds: 0n, premiumSum: "0", premiumSamples: 0n });
         book.forEach((b, i) => {
           const size = Dec.ratio(BigInt(b.size), 10_000n, "floor");

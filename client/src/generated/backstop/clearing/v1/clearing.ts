@@ -262,6 +262,56 @@ export interface Market {
   maxOpenOrdersPerAccount: number;
   /** status of the market. */
   status: MarketStatus;
+  /**
+   * risk_tiers raise the margin ratios of large positions (SPEC §3.3, as BitMEX's risk
+   * limits): a position whose entry notional (|size| × entry price) is above a tier's
+   * threshold uses that tier's base ratios instead of imr_base/mmr_base (scaled by the
+   * same volatility multiplier). Ascending thresholds, ascending ratios.
+   */
+  riskTiers: RiskTier[];
+  /**
+   * max_position_notional_uusdc: the largest position one account may build in this market,
+   * counting its resting orders that add to it, in notional (integer string; "0" or empty: no cap).
+   */
+  maxPositionNotionalUusdc: string;
+  /**
+   * max_open_interest_uusdc: the market's open interest (Σ long sizes) plus what its resting
+   * orders could add, in notional at the mark, may not pass this (integer string; "0" or empty: no cap).
+   */
+  maxOpenInterestUusdc: string;
+  /**
+   * max_oi_to_pool: open interest in notional may not pass this multiple of the market's pool's
+   * net assets (decimal; "0" or empty: no cap). Only new exposure is refused.
+   */
+  maxOiToPool: string;
+  /**
+   * max_takeover_fraction: a pool takes over at most this fraction of its net assets in notional
+   * in this market (its inventory included); the rest of a position goes to ADL (decimal; empty: 1).
+   */
+  maxTakeoverFraction: string;
+}
+
+/** RiskTier: the base margin ratios of positions above a notional threshold. */
+export interface RiskTier {
+  /** notional_uusdc above which the tier applies (integer string, entry notional). */
+  notionalUusdc: string;
+  /** imr: the tier's base initial margin ratio (decimal). */
+  imr: string;
+  /** mmr: the tier's base maintenance margin ratio (decimal). */
+  mmr: string;
+}
+
+/**
+ * OrderExposure counts live orders and what the ones that are not reduce-only could add
+ * to positions if they all filled: per owner and market, and per market (open_orders unused).
+ */
+export interface OrderExposure {
+  /** open_orders: live orders (per owner and market). */
+  openOrders: number;
+  /** buy: remaining quantity of live buy orders that are not reduce-only (decimal). */
+  buy: string;
+  /** sell: remaining quantity of live sell orders that are not reduce-only (decimal). */
+  sell: string;
 }
 
 /** Order is a live order. */
@@ -402,6 +452,11 @@ export interface AdlRecord {
 export interface Params {
   /** max_orders_per_block accepted across all markets. */
   maxOrdersPerBlock: number;
+  /**
+   * max_orders_per_account_per_block: new orders one account may place in a block (ioc
+   * included; 0: no limit).
+   */
+  maxOrdersPerAccountPerBlock: number;
 }
 
 function createBaseMarket(): Market {
@@ -431,6 +486,11 @@ function createBaseMarket(): Market {
     fundingRateCap: "",
     maxOpenOrdersPerAccount: 0,
     status: 0,
+    riskTiers: [],
+    maxPositionNotionalUusdc: "",
+    maxOpenInterestUusdc: "",
+    maxOiToPool: "",
+    maxTakeoverFraction: "",
   };
 }
 
@@ -519,6 +579,21 @@ export const Market: MessageFns<Market> = {
     }
     if (message.status !== 0) {
       writer.uint32(200).int32(message.status);
+    }
+    for (const v of message.riskTiers) {
+      RiskTier.encode(v!, writer.uint32(210).fork()).join();
+    }
+    if (message.maxPositionNotionalUusdc !== "") {
+      writer.uint32(218).string(message.maxPositionNotionalUusdc);
+    }
+    if (message.maxOpenInterestUusdc !== "") {
+      writer.uint32(226).string(message.maxOpenInterestUusdc);
+    }
+    if (message.maxOiToPool !== "") {
+      writer.uint32(234).string(message.maxOiToPool);
+    }
+    if (message.maxTakeoverFraction !== "") {
+      writer.uint32(242).string(message.maxTakeoverFraction);
     }
     return writer;
   },
@@ -736,6 +811,46 @@ export const Market: MessageFns<Market> = {
             message.status = reader.int32() as any;
             continue;
           }
+          case 26: {
+            if (tag !== 210) {
+              break;
+            }
+
+            message.riskTiers.push(RiskTier.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 27: {
+            if (tag !== 218) {
+              break;
+            }
+
+            message.maxPositionNotionalUusdc = reader.string();
+            continue;
+          }
+          case 28: {
+            if (tag !== 226) {
+              break;
+            }
+
+            message.maxOpenInterestUusdc = reader.string();
+            continue;
+          }
+          case 29: {
+            if (tag !== 234) {
+              break;
+            }
+
+            message.maxOiToPool = reader.string();
+            continue;
+          }
+          case 30: {
+            if (tag !== 242) {
+              break;
+            }
+
+            message.maxTakeoverFraction = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -781,6 +896,17 @@ export const Market: MessageFns<Market> = {
         ? globalThis.Number(object.max_open_orders_per_account)
         : 0,
       status: isSet(object.status) ? marketStatusFromJSON(object.status) : 0,
+      riskTiers: globalThis.Array.isArray(object?.risk_tiers)
+        ? object.risk_tiers.map((e: any) => RiskTier.fromJSON(e))
+        : [],
+      maxPositionNotionalUusdc: isSet(object.max_position_notional_uusdc)
+        ? globalThis.String(object.max_position_notional_uusdc)
+        : "",
+      maxOpenInterestUusdc: isSet(object.max_open_interest_uusdc)
+        ? globalThis.String(object.max_open_interest_uusdc)
+        : "",
+      maxOiToPool: isSet(object.max_oi_to_pool) ? globalThis.String(object.max_oi_to_pool) : "",
+      maxTakeoverFraction: isSet(object.max_takeover_fraction) ? globalThis.String(object.max_takeover_fraction) : "",
     };
   },
 
@@ -861,6 +987,21 @@ export const Market: MessageFns<Market> = {
     if (message.status !== 0) {
       obj.status = marketStatusToJSON(message.status);
     }
+    if (message.riskTiers?.length) {
+      obj.risk_tiers = message.riskTiers.map((e) => RiskTier.toJSON(e));
+    }
+    if (message.maxPositionNotionalUusdc !== "") {
+      obj.max_position_notional_uusdc = message.maxPositionNotionalUusdc;
+    }
+    if (message.maxOpenInterestUusdc !== "") {
+      obj.max_open_interest_uusdc = message.maxOpenInterestUusdc;
+    }
+    if (message.maxOiToPool !== "") {
+      obj.max_oi_to_pool = message.maxOiToPool;
+    }
+    if (message.maxTakeoverFraction !== "") {
+      obj.max_takeover_fraction = message.maxTakeoverFraction;
+    }
     return obj;
   },
 
@@ -901,6 +1042,213 @@ export const Market: MessageFns<Market> = {
     message.fundingRateCap = object.fundingRateCap ?? "";
     message.maxOpenOrdersPerAccount = object.maxOpenOrdersPerAccount ?? 0;
     message.status = object.status ?? 0;
+    message.riskTiers = object.riskTiers?.map((e) => RiskTier.fromPartial(e)) || [];
+    message.maxPositionNotionalUusdc = object.maxPositionNotionalUusdc ?? "";
+    message.maxOpenInterestUusdc = object.maxOpenInterestUusdc ?? "";
+    message.maxOiToPool = object.maxOiToPool ?? "";
+    message.maxTakeoverFraction = object.maxTakeoverFraction ?? "";
+    return message;
+  },
+};
+
+function createBaseRiskTier(): RiskTier {
+  return { notionalUusdc: "", imr: "", mmr: "" };
+}
+
+export const RiskTier: MessageFns<RiskTier> = {
+  encode(message: RiskTier, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.notionalUusdc !== "") {
+      writer.uint32(10).string(message.notionalUusdc);
+    }
+    if (message.imr !== "") {
+      writer.uint32(18).string(message.imr);
+    }
+    if (message.mmr !== "") {
+      writer.uint32(26).string(message.mmr);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RiskTier {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRiskTier();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.notionalUusdc = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.imr = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.mmr = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RiskTier {
+    return {
+      notionalUusdc: isSet(object.notional_uusdc) ? globalThis.String(object.notional_uusdc) : "",
+      imr: isSet(object.imr) ? globalThis.String(object.imr) : "",
+      mmr: isSet(object.mmr) ? globalThis.String(object.mmr) : "",
+    };
+  },
+
+  toJSON(message: RiskTier): unknown {
+    const obj: any = {};
+    if (message.notionalUusdc !== "") {
+      obj.notional_uusdc = message.notionalUusdc;
+    }
+    if (message.imr !== "") {
+      obj.imr = message.imr;
+    }
+    if (message.mmr !== "") {
+      obj.mmr = message.mmr;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RiskTier>): RiskTier {
+    return RiskTier.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RiskTier>): RiskTier {
+    const message = createBaseRiskTier();
+    message.notionalUusdc = object.notionalUusdc ?? "";
+    message.imr = object.imr ?? "";
+    message.mmr = object.mmr ?? "";
+    return message;
+  },
+};
+
+function createBaseOrderExposure(): OrderExposure {
+  return { openOrders: 0, buy: "", sell: "" };
+}
+
+export const OrderExposure: MessageFns<OrderExposure> = {
+  encode(message: OrderExposure, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.openOrders !== 0) {
+      writer.uint32(8).uint32(message.openOrders);
+    }
+    if (message.buy !== "") {
+      writer.uint32(18).string(message.buy);
+    }
+    if (message.sell !== "") {
+      writer.uint32(26).string(message.sell);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OrderExposure {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOrderExposure();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.openOrders = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.buy = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.sell = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OrderExposure {
+    return {
+      openOrders: isSet(object.open_orders) ? globalThis.Number(object.open_orders) : 0,
+      buy: isSet(object.buy) ? globalThis.String(object.buy) : "",
+      sell: isSet(object.sell) ? globalThis.String(object.sell) : "",
+    };
+  },
+
+  toJSON(message: OrderExposure): unknown {
+    const obj: any = {};
+    if (message.openOrders !== 0) {
+      obj.open_orders = Math.round(message.openOrders);
+    }
+    if (message.buy !== "") {
+      obj.buy = message.buy;
+    }
+    if (message.sell !== "") {
+      obj.sell = message.sell;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<OrderExposure>): OrderExposure {
+    return OrderExposure.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OrderExposure>): OrderExposure {
+    const message = createBaseOrderExposure();
+    message.openOrders = object.openOrders ?? 0;
+    message.buy = object.buy ?? "";
+    message.sell = object.sell ?? "";
     return message;
   },
 };
@@ -2161,13 +2509,16 @@ export const AdlRecord: MessageFns<AdlRecord> = {
 };
 
 function createBaseParams(): Params {
-  return { maxOrdersPerBlock: 0 };
+  return { maxOrdersPerBlock: 0, maxOrdersPerAccountPerBlock: 0 };
 }
 
 export const Params: MessageFns<Params> = {
   encode(message: Params, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.maxOrdersPerBlock !== 0) {
       writer.uint32(8).uint32(message.maxOrdersPerBlock);
+    }
+    if (message.maxOrdersPerAccountPerBlock !== 0) {
+      writer.uint32(16).uint32(message.maxOrdersPerAccountPerBlock);
     }
     return writer;
   },
@@ -2193,6 +2544,14 @@ export const Params: MessageFns<Params> = {
             message.maxOrdersPerBlock = reader.uint32();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.maxOrdersPerAccountPerBlock = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2208,6 +2567,9 @@ export const Params: MessageFns<Params> = {
   fromJSON(object: any): Params {
     return {
       maxOrdersPerBlock: isSet(object.max_orders_per_block) ? globalThis.Number(object.max_orders_per_block) : 0,
+      maxOrdersPerAccountPerBlock: isSet(object.max_orders_per_account_per_block)
+        ? globalThis.Number(object.max_orders_per_account_per_block)
+        : 0,
     };
   },
 
@@ -2215,6 +2577,9 @@ export const Params: MessageFns<Params> = {
     const obj: any = {};
     if (message.maxOrdersPerBlock !== 0) {
       obj.max_orders_per_block = Math.round(message.maxOrdersPerBlock);
+    }
+    if (message.maxOrdersPerAccountPerBlock !== 0) {
+      obj.max_orders_per_account_per_block = Math.round(message.maxOrdersPerAccountPerBlock);
     }
     return obj;
   },
@@ -2225,6 +2590,7 @@ export const Params: MessageFns<Params> = {
   fromPartial(object: DeepPartial<Params>): Params {
     const message = createBaseParams();
     message.maxOrdersPerBlock = object.maxOrdersPerBlock ?? 0;
+    message.maxOrdersPerAccountPerBlock = object.maxOrdersPerAccountPerBlock ?? 0;
     return message;
   },
 };

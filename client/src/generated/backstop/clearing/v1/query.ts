@@ -63,6 +63,15 @@ export interface QueryMarketResponse {
     | undefined;
   /** open_interest: Σ long sizes = Σ short sizes (decimal). */
   openInterest: string;
+  /**
+   * open_interest_cap_uusdc: the cap in force now, the lesser of max_open_interest_uusdc and
+   * max_oi_to_pool × the pool's net assets (integer string; empty: no cap).
+   */
+  openInterestCapUusdc: string;
+  /** pending_buy and pending_sell: what live orders that are not reduce-only could add (decimal). */
+  pendingBuy: string;
+  /** pending_sell: see pending_buy. */
+  pendingSell: string;
 }
 
 /** QueryBookRequest names a market. */
@@ -566,7 +575,15 @@ export const QueryMarketRequest: MessageFns<QueryMarketRequest> = {
 };
 
 function createBaseQueryMarketResponse(): QueryMarketResponse {
-  return { market: undefined, markPrice: "", funding: undefined, openInterest: "" };
+  return {
+    market: undefined,
+    markPrice: "",
+    funding: undefined,
+    openInterest: "",
+    openInterestCapUusdc: "",
+    pendingBuy: "",
+    pendingSell: "",
+  };
 }
 
 export const QueryMarketResponse: MessageFns<QueryMarketResponse> = {
@@ -582,6 +599,15 @@ export const QueryMarketResponse: MessageFns<QueryMarketResponse> = {
     }
     if (message.openInterest !== "") {
       writer.uint32(34).string(message.openInterest);
+    }
+    if (message.openInterestCapUusdc !== "") {
+      writer.uint32(42).string(message.openInterestCapUusdc);
+    }
+    if (message.pendingBuy !== "") {
+      writer.uint32(50).string(message.pendingBuy);
+    }
+    if (message.pendingSell !== "") {
+      writer.uint32(58).string(message.pendingSell);
     }
     return writer;
   },
@@ -631,6 +657,30 @@ export const QueryMarketResponse: MessageFns<QueryMarketResponse> = {
             message.openInterest = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.openInterestCapUusdc = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.pendingBuy = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.pendingSell = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -649,6 +699,11 @@ export const QueryMarketResponse: MessageFns<QueryMarketResponse> = {
       markPrice: isSet(object.mark_price) ? globalThis.String(object.mark_price) : "",
       funding: isSet(object.funding) ? FundingState.fromJSON(object.funding) : undefined,
       openInterest: isSet(object.open_interest) ? globalThis.String(object.open_interest) : "",
+      openInterestCapUusdc: isSet(object.open_interest_cap_uusdc)
+        ? globalThis.String(object.open_interest_cap_uusdc)
+        : "",
+      pendingBuy: isSet(object.pending_buy) ? globalThis.String(object.pending_buy) : "",
+      pendingSell: isSet(object.pending_sell) ? globalThis.String(object.pending_sell) : "",
     };
   },
 
@@ -666,6 +721,15 @@ export const QueryMarketResponse: MessageFns<QueryMarketResponse> = {
     if (message.openInterest !== "") {
       obj.open_interest = message.openInterest;
     }
+    if (message.openInterestCapUusdc !== "") {
+      obj.open_interest_cap_uusdc = message.openInterestCapUusdc;
+    }
+    if (message.pendingBuy !== "") {
+      obj.pending_buy = message.pendingBuy;
+    }
+    if (message.pendingSell !== "") {
+      obj.pending_sell = message.pendingSell;
+    }
     return obj;
   },
 
@@ -682,6 +746,9 @@ export const QueryMarketResponse: MessageFns<QueryMarketResponse> = {
       ? FundingState.fromPartial(object.funding)
       : undefined;
     message.openInterest = object.openInterest ?? "";
+    message.openInterestCapUusdc = object.openInterestCapUusdc ?? "";
+    message.pendingBuy = object.pendingBuy ?? "";
+    message.pendingSell = object.pendingSell ?? "";
     return message;
   },
 };
