@@ -77,6 +77,28 @@ describe("RPC over the inline transport", () => {
     expect(messages[0]).toEqual({ jsonrpc: "2.0", id: 1, result: {} });
     ws.close();
   });
+
+  it("holds a websocket client to CometBFT's default of 5 subscriptions", async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${node.rpc.port}/websocket`);
+    await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+    const answers = new Map<number, any>();
+    ws.on("message", (d) => {
+      const m = JSON.parse(d.toString());
+      if (m.result?.query === undefined) answers.set(m.id, m);
+    });
+    const queries = ["NewBlock", "NewBlockHeader", "Tx"].map((e) => `tm.event='${e}'`).concat(["message.module='bank'", "tx.height>1", "tx.height>2"]);
+    queries.forEach((query, id) => ws.send(JSON.stringify({ jsonrpc: "2.0", id, method: "subscribe", params: { query } })));
+    for (let i = 0; i < 100 && answers.size < queries.length; i++) await new Promise((r) => setTimeout(r, 20));
+    expect([...answers.keys()].sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    for (let id = 0; id < 5; id++) expect(answers.get(id).result).toEqual({});
+    expect(answers.get(5).error).toEqual({ code: -32603, message: "Internal error", data: "max_subscriptions_per_client 5 reached" });
+    ws.close();
+  });
+
+  it("refuses a limit that is not a whole number before opening the home", async () => {
+    await expect(startNode({ home, rpcLaddr: "tcp://127.0.0.1:0", rpcLimits: { maxSubscriptionClients: -1 }, logger: silentLogger })).rejects.toThrow(/max_subscription_clients must be a whole number/);
+    await expect(startNode({ home, rpcLaddr: "tcp://127.0.0.1:0", rpcLimits: { maxSubscriptionsPerClient: 1.5 }, logger: silentLogger })).rejects.toThrow(/max_subscriptions_per_client must be a whole number/);
+  });
 });
 
 describe("websocket subscribers that do not read", () => {

@@ -42,6 +42,35 @@ import { QueryAccountRequest, QueryAccountResponse } from "cosmjs-types/cosmos/a
 export const COMET_VERSION = "0.38.17";
 const MAX_BODY = 8 * 1024 * 1024;
 
+/**
+ * CometBFT's limits on event subscriptions ([rpc] in its config.toml), with its defaults:
+ * without them any number of websocket clients could each hold any number of
+ * subscriptions, and every block's events would be matched against all of them.
+ */
+export interface RpcLimits {
+  /** Websocket connections that may hold subscriptions at once (max_subscription_clients). */
+  readonly maxSubscriptionClients?: number;
+  /** Subscriptions one websocket connection may hold (max_subscriptions_per_client). */
+  readonly maxSubscriptionsPerClient?: number;
+}
+export const DEFAULT_MAX_SUBSCRIPTION_CLIENTS = 100;
+export const DEFAULT_MAX_SUBSCRIPTIONS_PER_CLIENT = 5;
+/** The longest event query `subscribe` takes, as in CometBFT (rpc/core/events.go). */
+const MAX_QUERY_LENGTH = 512;
+
+/** The limits with CometBFT's defaults filled in; throws if one is not a whole number ≥ 0. */
+export function rpcLimits(l: RpcLimits = {}): Required<RpcLimits> {
+  const limit = (name: string, v: number | undefined, fallback: number) => {
+    if (v === undefined) return fallback;
+    if (!Number.isSafeInteger(v) || v < 0) throw new Error(`${name} must be a whole number ≥ 0, got ${v}`);
+    return v;
+  };
+  return {
+    maxSubscriptionClients: limit("max_subscription_clients", l.maxSubscriptionClients, DEFAULT_MAX_SUBSCRIPTION_CLIENTS),
+    maxSubscriptionsPerClient: limit("max_subscriptions_per_client", l.maxSubscriptionsPerClient, DEFAULT_MAX_SUBSCRIPTIONS_PER_CLIENT),
+  };
+}
+
 class RpcError extends Error {
   constructor(
     readonly code: number,
@@ -105,13 +134,21 @@ function reply(status: number, body: unknown, type = "application/json"): HttpRe
 
 export class RpcServer {
   private front: Front | null = null;
+  /**
+   * The websocket connections that hold subscriptions, and theirs: a connection is here
+   * only while it holds at least one, so the map's size is the number of subscription
+   * clients as CometBFT counts them (its event bus's subscribers).
+   */
   private readonly subs = new Map<Peer, Subscription[]>();
   private readonly commitWaiters = new Map<string, ((t: StoredTx) => void)[]>();
+  private readonly limits: Required<RpcLimits>;
 
   constructor(
     private readonly engine: Engine,
     private readonly log: Logger,
+    limits: RpcLimits = {},
   ) {
+    this.limits = rpcLimits(limits);
     engine.on("block", (b: StoredBlock, r: StoredResults) => this.publishBlock(b, r));
     engine.on("tx", (t: StoredTx) => this.publishTx(t));
   }
@@ -124,7 +161,7 @@ export class RpcServer {
     const handlers = {
       request: (method: string, url: string, body: string | null) => this.respond(method, url, body),
       preverified: rememberVerified,
-      wsOpen: (peer: Peer) => this.subs.set(peer, []),
+      wsOpen: () => {}, // a connection counts once it subscribes
       wsMessage: (peer: Peer, text: string) => {
         this.handleWsText(peer, text).then((out) => {
           if (out !== undefined && peer.open) peer.send(JSON.stringify(out));
@@ -211,6 +248,14 @@ export class RpcServer {
   private async callWs(ws: Peer, id: unknown, method: string, p: Params): Promise<unknown> {
     if (method === "subscribe") {
       const query = str(p, "query", true)!;
+      const list = this.subs.get(ws);
+      // Checked first, in CometBFT's order and words (rpc/core/events.go); refusals are
+      // JSON-RPC internal errors (-32603) there too, since Subscribe returns a plain error.
+      // A connection that already subscribes is not a new client: it is held to its own limit.
+      const { maxSubscriptionClients, maxSubscriptionsPerClient } = this.limits;
+      if (!list && this.subs.size >= maxSubscriptionClients) throw internal(`max_subscription_clients ${maxSubscriptionClients} reached`);
+      if ((list?.length ?? 0) >= maxSubscriptionsPerClient) throw internal(`max_subscriptions_per_client ${maxSubscriptionsPerClient} reached`);
+      if (query.length > MAX_QUERY_LENGTH) throw internal("maximum query length exceeded");
       let conds: Condition[];
       try {
         conds = parseQuery(query);
@@ -219,22 +264,24 @@ export class RpcServer {
       }
       const ev = conds.find((c) => c.key === "tm.event" && c.op === "=");
       const kind = ev?.value === "NewBlock" ? "NewBlock" : ev?.value === "NewBlockHeader" ? "NewBlockHeader" : ev?.value === "Tx" ? "Tx" : "other";
-      const list = this.subs.get(ws)!;
-      if (list.length >= 100) throw internal("max_subscriptions_per_client 100 reached");
-      if (list.some((s) => s.query === query)) throw internal("already subscribed");
-      list.push({ id, query, conds, kind });
+      if (list?.some((s) => s.query === query)) throw internal("already subscribed");
+      // A connection that closed while its request was on the way would hold its slot for good.
+      if (!ws.open) throw internal("connection closed");
+      if (list) list.push({ id, query, conds, kind });
+      else this.subs.set(ws, [{ id, query, conds, kind }]);
       return {};
     }
     if (method === "unsubscribe") {
       const query = str(p, "query", true)!;
-      const list = this.subs.get(ws)!;
+      const list = this.subs.get(ws) ?? [];
       const i = list.findIndex((s) => s.query === query);
       if (i < 0) throw internal("subscription not found");
       list.splice(i, 1);
+      if (list.length === 0) this.subs.delete(ws); // frees its client slot
       return {};
     }
     if (method === "unsubscribe_all") {
-      this.subs.set(ws, []);
+      this.subs.delete(ws);
       return {};
     }
     return this.call(method, p);

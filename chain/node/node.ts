@@ -5,7 +5,7 @@
 import { BackstopApp } from "../app/app";
 import { BlockStore } from "../engine/blockstore";
 import { Engine } from "../engine/engine";
-import { RpcServer } from "../engine/rpc";
+import { RpcLimits, rpcLimits, RpcServer } from "../engine/rpc";
 import { jsonLogger, Logger } from "../engine/log";
 import { accessSync, constants, statfsSync } from "node:fs";
 import { paths, readGenesis, readValidatorKey } from "./home";
@@ -14,6 +14,8 @@ export interface NodeOptions {
   readonly home: string;
   /** tcp://HOST:PORT of the RPC server. */
   readonly rpcLaddr?: string;
+  /** Limits on the RPC's websocket subscriptions (CometBFT's defaults unless given). */
+  readonly rpcLimits?: RpcLimits;
   readonly minGasPrices?: string;
   readonly blockTimeMs?: number;
   readonly logger?: Logger;
@@ -53,6 +55,7 @@ export function storageDiagnosis(home: string): string | undefined {
 
 export async function startNode(o: NodeOptions): Promise<RunningNode> {
   const log = o.logger ?? jsonLogger("node");
+  const limits = rpcLimits(o.rpcLimits); // a bad limit is refused before anything is opened
   const p = paths(o.home);
   const genesis = readGenesis(o.home);
   const validator = readValidatorKey(p.validatorKey);
@@ -69,7 +72,7 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     await store.close();
     throw e;
   }
-  const rpc = new RpcServer(engine, log);
+  const rpc = new RpcServer(engine, log, limits);
   const { host, port } = parseLaddr(o.rpcLaddr ?? "tcp://127.0.0.1:26657");
   let addr: { host: string; port: number };
   try {

@@ -61,19 +61,37 @@ function blockTimeMs(v: string | undefined): number | undefined {
   return m[2] === "ms" ? Number(m[1]) : Number(m[1]) * 1000;
 }
 
-async function runStart(ctx: Parameters<Command["run"]>[0], home: string): Promise<number> {
-  const abci = flag(ctx.args, "abci");
-  const minGasPrices = flag(ctx.args, "min-gas-prices");
-  if (abci) {
-    const s = await startAbci({ home, address: abci, minGasPrices });
+/** A limit flag's whole number (undefined: not given, the node's default applies). */
+function countFlag(ctx: Parameters<Command["run"]>[0], name: string): number | undefined {
+  const v = flag(ctx.args, name);
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw new UsageError(`invalid --${name} ${v} (a whole number, e.g. 100)`);
+  return Number(v);
+}
+
+/**
+ * The flags of `start` and `localnet`, read before anything is done: a malformed one
+ * must not cost `localnet` its chain.
+ */
+function startFlags(ctx: Parameters<Command["run"]>[0]) {
+  return {
+    abci: flag(ctx.args, "abci"),
+    minGasPrices: flag(ctx.args, "min-gas-prices"),
+    rpcLaddr: flag(ctx.args, "rpc.laddr"),
+    rpcLimits: {
+      maxSubscriptionClients: countFlag(ctx, "rpc.max-subscription-clients"),
+      maxSubscriptionsPerClient: countFlag(ctx, "rpc.max-subscriptions-per-client"),
+    },
+    blockTimeMs: blockTimeMs(flag(ctx.args, "block-time")),
+  };
+}
+
+async function runStart(home: string, f: ReturnType<typeof startFlags>): Promise<number> {
+  if (f.abci) {
+    const s = await startAbci({ home, address: f.abci, minGasPrices: f.minGasPrices });
     return waitForSignal(() => s.stop());
   }
-  const node = await startNode({
-    home,
-    rpcLaddr: flag(ctx.args, "rpc.laddr"),
-    minGasPrices,
-    blockTimeMs: blockTimeMs(flag(ctx.args, "block-time")),
-  });
+  const node = await startNode({ home, rpcLaddr: f.rpcLaddr, rpcLimits: f.rpcLimits, minGasPrices: f.minGasPrices, blockTimeMs: f.blockTimeMs });
   const fatal = new Promise<number>((done) => node.engine.once("fatal", () => node.stop().then(() => done(1))));
   return Promise.race([waitForSignal(() => node.stop()), fatal]);
 }
@@ -100,15 +118,16 @@ export const nodeCommands: Command[] = [
   },
   {
     path: ["start"],
-    usage: "start --home DIR [--rpc.laddr tcp://127.0.0.1:26657] [--abci tcp://127.0.0.1:26658] [--min-gas-prices P] [--block-time 1s]",
-    run: (ctx) => runStart(ctx, resolve(ctx.home)),
+    usage: "start --home DIR [--rpc.laddr tcp://127.0.0.1:26657] [--rpc.max-subscription-clients 100] [--rpc.max-subscriptions-per-client 5] [--abci tcp://127.0.0.1:26658] [--min-gas-prices P] [--block-time 1s]",
+    run: (ctx) => runStart(resolve(ctx.home), startFlags(ctx)),
   },
   {
     path: ["localnet"],
-    usage: "localnet [--home DIR (./.localnet)] [--rpc.laddr tcp://127.0.0.1:26657] [--min-gas-prices P] [--block-time 1s] [--reset | --resume]   a fresh single-validator chain (removing the home's config/ and data/ only; --reset says so), or with --resume the home's chain continues",
+    usage: "localnet [--home DIR (./.localnet)] [--rpc.laddr tcp://127.0.0.1:26657] [--rpc.max-subscription-clients 100] [--rpc.max-subscriptions-per-client 5] [--min-gas-prices P] [--block-time 1s] [--reset | --resume]   a fresh single-validator chain (removing the home's config/ and data/ only; --reset says so), or with --resume the home's chain continues",
     async run(ctx) {
       const home = resolve(flag(ctx.args, "home", ".localnet")!);
       if (has(ctx.args, "reset") && has(ctx.args, "resume")) throw new UsageError("give --reset or --resume, not both");
+      const f = startFlags(ctx);
       // Fresh unless --resume (SPEC §2): the chain — genesis, validator key, state and
       // blocks — is removed, and nothing else: keys and other files in the home stay (the
       // localnet keys are re-added).
@@ -116,7 +135,7 @@ export const nodeCommands: Command[] = [
       const fresh = !existsSync(paths(home).genesis);
       if (fresh) await initLocalnetHome(home);
       process.stderr.write(`localnet: ${fresh ? "a fresh chain" : "resuming the chain"} in ${home}, chain-id ${LOCALNET_CHAIN_ID}, RPC ${flag(ctx.args, "rpc.laddr", "tcp://127.0.0.1:26657")}\n`);
-      return runStart(ctx, home);
+      return runStart(home, f);
     },
   },
 ];
