@@ -2,6 +2,8 @@
  * Genesis application state (`app_state` of CometBFT's genesis.json): the default one,
  * and the localnet one of SPEC §2.
  */
+import { moduleAddress } from "../crypto/keys";
+
 export const LOCALNET_CHAIN_ID = "backstop-local-1";
 export const LOCALNET_MNEMONIC =
   "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
@@ -28,27 +30,52 @@ export const LOCALNET_STAKE_PER_ACCOUNT = 1_000_000_000n;
 export const LOCALNET_PRICES: Readonly<Record<string, string>> = { "BTC-USD": "60000", "ETH-USD": "3000", "SOL-USD": "150" };
 
 /**
- * A localnet insurance pool: 60 s withdrawal cooldown, 20% of fees, coverage target 1.
- * Localnet pools start empty, so the coverage controls that would react to that (reduce-only
- * below critical_coverage, pre-emptive margin) are off; MsgUpdatePool turns them on.
+ * Protocol seed capital of the localnet pools (uusdc), held by locked shares that no LP
+ * owns, as a venue seeds its insurance fund: the coverage controls and the open-interest
+ * cap relative to a pool's net assets mean something from the first block (an empty pool
+ * has no capacity, so its markets would take no new exposure). LPs' deposits buy in at NAV.
  */
-export function localnetPool(id: string, markets: string[], reserve: boolean, creditLines: { lender_pool_id: string; cap_uusdc: string }[]): Record<string, unknown> {
+export const LOCALNET_POOL_SEED: Readonly<Record<string, bigint>> = { reserve: 5_000_000_000_000n, majors: 5_000_000_000_000n, alts: 1_000_000_000_000n };
+/** The locked shares each seed is held by (the insurance params' min_locked_shares). */
+export const LOCALNET_SEED_SHARES = 1_000_000_000n;
+
+/**
+ * A localnet insurance pool: 60 s withdrawal cooldown, 20% of fees, coverage target 1,
+ * seeded with `seed` uusdc. Both coverage controls are on (SPEC §3.8): below coverage 1
+ * the margin of its markets rises by 1/coverage (pre-emptive margin), and below 0.25 its
+ * markets take only reduce-only orders for new exposure.
+ */
+export function localnetPool(id: string, markets: string[], reserve: boolean, creditLines: { lender_pool_id: string; cap_uusdc: string }[], seed = 0n): Record<string, unknown> {
   return {
     id,
     market_ids: markets,
+    share_denom: `share/${id}`,
     withdrawal_cooldown_seconds: "60",
     fee_share: "0.2",
     target_coverage: "1",
     cap_multiple: "3",
-    critical_coverage: "0",
-    preemptive_margin: false,
-    credit_lines: creditLines,
+    critical_coverage: reserve ? "0" : "0.25",
+    preemptive_margin: !reserve,
+    credit_lines: creditLines.map((l) => ({ ...l, drawn_uusdc: "0" })),
     is_reserve: reserve,
+    ...(seed > 0n
+      ? { balance_uusdc: seed.toString(), total_shares: LOCALNET_SEED_SHARES.toString(), locked_shares: LOCALNET_SEED_SHARES.toString(), escrowed_shares: "0", debt_uusdc: "0", net_assets_uusdc: seed.toString() }
+      : {}),
   };
 }
 
+/** A localnet market's risk limits (SPEC §3.3), in USDC; see docs/SOUNDNESS.md for the reasoning. */
+export interface RiskLimits {
+  /** Per account: position plus live orders that add to it, notional. */
+  readonly positionUsd: bigint;
+  /** Open interest plus what live orders could add, notional. */
+  readonly openInterestUsd: bigint;
+  /** Open interest at most this multiple of the pool's net assets. */
+  readonly oiToPool: string;
+}
+
 /** A localnet market's parameters (decimals as strings, SPEC §3.3). */
-export function localnetMarket(id: string, pool: string, imr: string, mmr: string, tick: string, step: string): Record<string, unknown> {
+export function localnetMarket(id: string, pool: string, imr: string, mmr: string, tick: string, step: string, limits?: RiskLimits): Record<string, unknown> {
   return {
     id,
     oracle_ticker: id,
@@ -75,6 +102,11 @@ export function localnetMarket(id: string, pool: string, imr: string, mmr: strin
     funding_rate_cap: "0.001",
     max_open_orders_per_account: 100,
     status: "MARKET_STATUS_ACTIVE",
+    risk_tiers: [],
+    max_position_notional_uusdc: limits ? (limits.positionUsd * 1_000_000n).toString() : "0",
+    max_open_interest_uusdc: limits ? (limits.openInterestUsd * 1_000_000n).toString() : "0",
+    max_oi_to_pool: limits?.oiToPool ?? "0",
+    max_takeover_fraction: "0.25",
   };
 }
 
@@ -92,13 +124,23 @@ export function localnetAppState(addresses: readonly string[]): Record<string, u
       accounts: addresses.map((address) => ({ address, account_number: "0", sequence: "0" })),
     },
     bank: {
-      balances: addresses.map((address) => ({
-        address,
-        coins: [
-          { denom: STAKE_DENOM, amount: LOCALNET_STAKE_PER_ACCOUNT.toString() },
-          { denom: COLLATERAL_DENOM, amount: LOCALNET_USDC_PER_ACCOUNT.toString() },
-        ],
-      })),
+      balances: [
+        ...addresses.map((address) => ({
+          address,
+          coins: [
+            { denom: STAKE_DENOM, amount: LOCALNET_STAKE_PER_ACCOUNT.toString() },
+            { denom: COLLATERAL_DENOM, amount: LOCALNET_USDC_PER_ACCOUNT.toString() },
+          ],
+        })),
+        // The pools' seed capital and the locked shares that hold it, in the insurance module.
+        {
+          address: moduleAddress("insurance"),
+          coins: [
+            { denom: COLLATERAL_DENOM, amount: Object.values(LOCALNET_POOL_SEED).reduce((a, b) => a + b, 0n).toString() },
+            ...Object.keys(LOCALNET_POOL_SEED).sort().map((id) => ({ denom: `share/${id}`, amount: LOCALNET_SEED_SHARES.toString() })),
+          ].sort((a, b) => (a.denom < b.denom ? -1 : a.denom > b.denom ? 1 : 0)),
+        },
+      ],
     },
     oracle: {
       params: { feeders, min_feeders: 1, max_staleness_seconds: "300", ewma_lambda: "0.94", history_length: 1000, max_deviation: "0.1" },
@@ -107,11 +149,11 @@ export function localnetAppState(addresses: readonly string[]): Record<string, u
       volatilities: [],
     },
     clearing: {
-      params: { max_orders_per_block: 10000, max_orders_per_account_per_block: 0 },
+      params: { max_orders_per_block: 10000, max_orders_per_account_per_block: 100 },
       markets: [
-        localnetMarket("BTC-USD", "majors", "0.05", "0.03", "0.1", "0.0001"),
-        localnetMarket("ETH-USD", "majors", "0.05", "0.03", "0.01", "0.001"),
-        localnetMarket("SOL-USD", "alts", "0.1", "0.05", "0.001", "0.01"),
+        localnetMarket("BTC-USD", "majors", "0.05", "0.03", "0.1", "0.0001", { positionUsd: 50_000_000n, openInterestUsd: 500_000_000n, oiToPool: "20" }),
+        localnetMarket("ETH-USD", "majors", "0.05", "0.03", "0.01", "0.001", { positionUsd: 25_000_000n, openInterestUsd: 250_000_000n, oiToPool: "20" }),
+        localnetMarket("SOL-USD", "alts", "0.1", "0.05", "0.001", "0.01", { positionUsd: 5_000_000n, openInterestUsd: 20_000_000n, oiToPool: "10" }),
       ],
       orders: [],
       funding: [],
@@ -121,9 +163,9 @@ export function localnetAppState(addresses: readonly string[]): Record<string, u
     insurance: {
       params: { epoch_blocks: "100", min_locked_shares: "1000000000", max_payouts_per_block: 100, stress_floor: "0.1", stress_z: "3", stress_horizon_blocks: "100", gap_add_on: "0.05" },
       pools: [
-        localnetPool("reserve", [], true, []),
-        localnetPool("majors", ["BTC-USD", "ETH-USD"], false, [{ lender_pool_id: "alts", cap_uusdc: "1000000000000" }]),
-        localnetPool("alts", ["SOL-USD"], false, [{ lender_pool_id: "majors", cap_uusdc: "1000000000000" }]),
+        localnetPool("reserve", [], true, [], LOCALNET_POOL_SEED.reserve),
+        localnetPool("majors", ["BTC-USD", "ETH-USD"], false, [{ lender_pool_id: "alts", cap_uusdc: "1000000000000" }], LOCALNET_POOL_SEED.majors),
+        localnetPool("alts", ["SOL-USD"], false, [{ lender_pool_id: "majors", cap_uusdc: "1000000000000" }], LOCALNET_POOL_SEED.alts),
       ],
       withdrawals: [],
       next_withdrawal_id: "1",

@@ -22,6 +22,12 @@ export interface MsgDef<T = any> {
   validateBasic(msg: T): void;
   /** Stateful checks to run at CheckTx as well (optional); throw a registered error. */
   check?(ctx: Context, msg: T): void;
+  /**
+   * What CheckTx records on the check state once the tx is admitted to the mempool
+   * (optional; like the ante handler's sequence), e.g. a per-block count that later
+   * CheckTx calls read. Its writes are discarded with the check state at the next commit.
+   */
+  admit?(ctx: Context, msg: T): void;
   /** Executes the Msg and returns its encoded response (type URL `${typeUrl}Response`). */
   handle(ctx: Context, msg: T): Uint8Array;
 }
@@ -80,6 +86,7 @@ export function defineMsg<T, R>(def: {
   signer: (msg: T) => string;
   validateBasic: (msg: T) => void;
   check?: (ctx: Context, msg: T) => void;
+  admit?: (ctx: Context, msg: T) => void;
   handle: (ctx: Context, msg: T) => R;
 }): MsgDef<T> {
   return {
@@ -88,6 +95,7 @@ export function defineMsg<T, R>(def: {
     signer: def.signer,
     validateBasic: def.validateBasic,
     check: def.check,
+    admit: def.admit,
     handle: (ctx, msg) => def.response.encode(def.handle(ctx, msg)).finish(),
   };
 }

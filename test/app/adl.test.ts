@@ -7,7 +7,7 @@
  *    auction_blocks is taken over by its pool at the mark, counted in the pool's NAV at
  *    mark, and unwound through the book in later blocks, the proceeds back in the pool.
  */
-import { Chain, chain, msg } from "../util/chain";
+import { Chain, chain, emptyPools, msg } from "../util/chain";
 import { TestAccount } from "../util/localnet";
 import { Dec } from "../../chain/math/decimal";
 import * as ClTx from "../../client/src/generated/backstop/clearing/v1/tx";
@@ -43,7 +43,7 @@ const supply = (c: Chain) => {
 
 describe("ADL and pool takeover", () => {
   it("pools exhausted: ADL closes the most levered winners first at the bankruptcy price, as computed by hand", async () => {
-    const c = await chain();
+    const c = await chain(emptyPools);
     const [, alice, bob, carol, dave, , lp2] = c.accounts;
     const supply0 = (c.block([]), supply(c));
     const all: TestAccount[] = [alice, bob, carol, dave, lp2];
@@ -102,7 +102,11 @@ describe("ADL and pool takeover", () => {
   });
 
   it("a position nobody takes is taken over by its pool at mark, counted in its NAV, and unwound through the book", async () => {
-    const c = await chain();
+    const c = await chain((s) => {
+      emptyPools(s);
+      // The pool may take the whole position over (the takeover cap has its own tests).
+      for (const m of s.clearing.markets) m.max_takeover_fraction = "1";
+    });
     const [, alice, , carol, dave, lp1] = c.accounts;
     c.block([
       [lp1, [msg("/backstop.insurance.v1.MsgDeposit", InsTx.MsgDeposit, { depositor: lp1.address, poolId: "majors", amount: { denom: "uusdc", amount: (100_000n * USDC).toString() } })]],

@@ -26,7 +26,7 @@ import { poolStress, stressMove, stressPrices } from "../../chain/x/clearing/cov
 import { localnetMarket } from "../../chain/app/genesis";
 import { GenesisState } from "../../client/src/generated/backstop/clearing/v1/genesis";
 import { Position } from "../../client/src/generated/backstop/margin/v1/margin";
-import { chain, msg } from "../util/chain";
+import { chain, emptyPools, msg } from "../util/chain";
 import * as MarginTx from "../../client/src/generated/backstop/margin/v1/tx";
 import * as MarginQ from "../../client/src/generated/backstop/margin/v1/query";
 import * as ClTx from "../../client/src/generated/backstop/clearing/v1/tx";
@@ -135,6 +135,7 @@ describe("coverage: O(log n) figures equal brute force", () => {
 describe("coverage controls through the application", () => {
   it("coverage below 1 raises margin, below critical the pool's markets go reduce-only, and both lift as LPs fund the pool", async () => {
     const c = await chain((s) => {
+      emptyPools(s);
       for (const p of s.insurance.pools) if (p.id === "majors") Object.assign(p, { preemptive_margin: true, critical_coverage: "0.5" });
     });
     const [, alice, , carol, , lp1] = c.accounts;

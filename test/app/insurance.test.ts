@@ -3,7 +3,8 @@
  * withdrawals escrow shares and pay out automatically after the cooldown, cancel
  * returns the shares, and every uusdc and share is accounted for.
  */
-import { Chain, chain, msg } from "../util/chain";
+import { Chain, chain, emptyPools, msg } from "../util/chain";
+import { LOCALNET_POOL_SEED } from "../../chain/app/genesis";
 import * as InsTx from "../../client/src/generated/backstop/insurance/v1/tx";
 import * as InsQ from "../../client/src/generated/backstop/insurance/v1/query";
 import { moduleAddress } from "../../chain/crypto/keys";
@@ -34,19 +35,22 @@ function expectBooksBalance(c: Chain, lps: string[]) {
 }
 
 describe("insurance pools", () => {
-  it("localnet genesis has majors, alts and the reserve, empty", async () => {
+  it("localnet genesis has majors, alts and the reserve, seeded with protocol capital held by locked shares, coverage controls on", async () => {
     const c = await chain();
     c.block([]);
     const pools = c.query("/backstop.insurance.v1.Query/Pools", InsQ.QueryPoolsRequest, InsQ.QueryPoolsResponse, {}).pools;
-    expect(pools.map((p) => [p.id, p.marketIds, p.isReserve, p.shareDenom, p.balanceUusdc])).toEqual([
-      ["alts", ["SOL-USD"], false, "share/alts", "0"],
-      ["majors", ["BTC-USD", "ETH-USD"], false, "share/majors", "0"],
-      ["reserve", [], true, "share/reserve", "0"],
+    const seed = (id: string) => LOCALNET_POOL_SEED[id].toString();
+    expect(pools.map((p) => [p.id, p.marketIds, p.isReserve, p.shareDenom, p.balanceUusdc, p.lockedShares, p.totalShares, p.preemptiveMargin, p.criticalCoverage])).toEqual([
+      ["alts", ["SOL-USD"], false, "share/alts", seed("alts"), "1000000000", "1000000000", true, "0.25"],
+      ["majors", ["BTC-USD", "ETH-USD"], false, "share/majors", seed("majors"), "1000000000", "1000000000", true, "0.25"],
+      ["reserve", [], true, "share/reserve", seed("reserve"), "1000000000", "1000000000", false, "0"],
     ]);
+    // The insurance module holds the seeds and the locked shares: the books balance with no LP.
+    expectBooksBalance(c, []);
   });
 
   it("deposits mint shares at NAV with the locked minimum; NAV is unchanged by deposits", async () => {
-    const c = await chain();
+    const c = await chain(emptyPools);
     const [, , , , , lp1, lp2] = c.accounts;
     const [d1] = c.block([[lp1, [deposit(lp1.address, "majors", "1000000000")]]]);
     expect(d1.code).toBe(0);
@@ -63,7 +67,7 @@ describe("insurance pools", () => {
   });
 
   it("withdrawal escrows shares, pays at the first block after the cooldown, and cancel returns the shares", async () => {
-    const c = await chain();
+    const c = await chain(emptyPools);
     const [, , , , , lp1, lp2] = c.accounts;
     c.block([
       [lp1, [deposit(lp1.address, "alts", "5000000000")]],
@@ -111,7 +115,7 @@ describe("insurance pools", () => {
   });
 
   it("bad input: unknown pool, too small, more shares than held, someone else's withdrawal — registered errors, no change", async () => {
-    const c = await chain();
+    const c = await chain(emptyPools);
     const [, alice, bob, , , lp1] = c.accounts;
     c.block([[lp1, [deposit(lp1.address, "majors", "1000000000")]]]);
     const codes = (r: { codespace: string; code: number }) => [r.codespace, r.code];
@@ -133,7 +137,7 @@ describe("insurance pools", () => {
 
 describe("pools and markets created by the authority", () => {
   it("a new pool starts empty and without markets; a market must name an existing segment pool, which then lists it; neither link changes by update", async () => {
-    const c = await chain();
+    const c = await chain(emptyPools);
     const validator = c.accounts[0];
     c.block([]);
     const ClTx = await import("../../client/src/generated/backstop/clearing/v1/tx");

@@ -55,7 +55,7 @@ export interface SignOptions {
 export function signTx(signer: TestAccount, messages: Any[], o: SignOptions): Uint8Array {
   const bodyBytes = TxBody.encode(TxBody.fromPartial({ messages, memo: o.memo ?? "" })).finish();
   const pubkey = encodePubkey(encodeSecp256k1Pubkey(signer.pubkey));
-  const gasLimit = o.gasLimit ?? 200_000n;
+  const gasLimit = o.gasLimit ?? 400_000n;
   const fee = o.fee ?? [{ denom: "uusdc", amount: ((gasLimit * 25n) / 10000n + 1n).toString() }];
   const authInfoBytes = makeAuthInfoBytes([{ pubkey, sequence: o.sequence }], fee, Number(gasLimit), undefined, undefined);
   const signDoc = makeSignDoc(bodyBytes, authInfoBytes, o.chainId ?? LOCALNET_CHAIN_ID, Number(o.accountNumber));

@@ -21,11 +21,14 @@
  *   0x0a ‖ market ‖ owner   → LiquidationAuction (a liquidatable position: watched, then auctioned)
  *   0x0b ‖ u64 seq          → AdlRecord (history)
  *   0x0c                    → number of ADL records (u64)
- *   0x0d ‖ owner ‖ market   → the owner's live orders in the market (u32; absent: none)
+ *   0x0d ‖ owner ‖ market   → OrderExposure: the owner's live orders in the market and what
+ *                             those that are not reduce-only could add (absent: none)
  *   0x0e, 0x0f                 (the book and ioc indexes; see below)
  *   0x10                    → Params
  *   0x11                    → the first order id of the current block (u64): ids are
  *                             sequential, so a block's orders so far = next id − this
+ *   0x12 ‖ market           → OrderExposure of the market's live orders (buy, sell)
+ *   0x13 ‖ owner            → u64 height ‖ u32 count: the owner's new orders in that block
  */
 import { Context } from "../../app/context";
 import { ProtoType } from "../../app/module";
@@ -39,13 +42,18 @@ import { FreeTally, MarginKeeper, MARGIN_MODULE, positionValues } from "../margi
 import { InsuranceKeeper } from "../insurance/keeper";
 import { FEE_COLLECTOR } from "../../app/tx";
 import { moduleAddress } from "../../crypto/keys";
-import { AdlRecord, AuctionResult, FundingState, Liquidation, LiquidationAuction, LiquidationTier, Market, MarketStatus, Order, Params, Side, TimeInForce } from "../../../client/src/generated/backstop/clearing/v1/clearing";
+import { AdlRecord, AuctionResult, FundingState, Liquidation, LiquidationAuction, LiquidationTier, Market, MarketStatus, Order, OrderExposure, Params, Side, TimeInForce } from "../../../client/src/generated/backstop/clearing/v1/clearing";
 import { CLEARING_STORE_PREFIX, MarketKeeper } from "./markets";
+import { Position } from "../../../client/src/generated/backstop/margin/v1/margin";
 import { belowCritical, coverageFactor, updateCoverage } from "./coverage";
 import { adlPrice, dutchPrice, incrementalClose, liquidationFee, roundDownTo, roundUpTo } from "./types/liquidation";
 import { runAuction, postOnlyWouldCross, bandLimits } from "./types/auction";
-import { bankruptcyPrice, equity, initialRequirement, isBankrupt, isLiquidatable, notionalCeil, notionalFloor } from "../margin/types/risk";
+import { accruedFunding, averageEntry, bankruptcyPrice, closePart, equity, initialRequirement, isBankrupt, isLiquidatable, notionalCeil, notionalFloor } from "../margin/types/risk";
 import {
+  ErrAccountBlockOrderLimit,
+  ErrBeyondBankruptcy,
+  ErrOpenInterestCap,
+  ErrPositionCap,
   ErrBidPrice,
   ErrInsuranceExhausted,
   ErrInsufficientMargin,
@@ -69,13 +77,15 @@ const LIQ_COUNT = 0x09;
 const AUCTIONS = 0x0a;
 const ADL = 0x0b;
 const ADL_COUNT = 0x0c;
-const OPEN_COUNT = 0x0d;
+const EXPOSURE = 0x0d;
 /** The book by price: BOOK ‖ market ‖ side ‖ price key ‖ id — each side best price first, then oldest. */
 const BOOK = 0x0e;
 /** The live ioc orders (they all expire at the end of the auction they entered): IOC ‖ market ‖ id. */
 const IOC = 0x0f;
 const PARAMS = 0x10;
 const BLOCK_FIRST_ID = 0x11;
+const MARKET_EXPOSURE = 0x12;
+const BLOCK_ORDERS = 0x13;
 const BUY_SIDE = 0x00;
 const SELL_SIDE = 0x01;
 /** The value of an index entry: the key is the information. */
@@ -126,7 +136,26 @@ interface FeeTally {
   toCollector: bigint;
 }
 
+const big = (s: string) => (s === "" ? 0n : BigInt(s));
+
+/** An exposure with `q` added to the side's quantity. */
+function addSide(e: Exposure, side: Side, q: Dec): { buy: Dec; sell: Dec } {
+  return side === Side.SIDE_BUY ? { buy: e.buy.add(q), sell: e.sell } : { buy: e.buy, sell: e.sell.add(q) };
+}
+
 const isMultiple = (x: Dec, step: Dec) => step.isPositive() && x.raw % step.raw === 0n;
+
+/** Live orders and what those that are not reduce-only could add to positions (base units). */
+export interface Exposure {
+  open: number;
+  buy: Dec;
+  sell: Dec;
+}
+
+const NO_EXPOSURE: Exposure = { open: 0, buy: Dec.ZERO, sell: Dec.ZERO };
+
+/** Whether an order could add to its owner's exposure (liquidation orders are reduce-only). */
+const opens = (o: { reduceOnly: boolean }) => !o.reduceOnly;
 
 /** What an order still holds of its owner's free collateral (uusdc). */
 export const reservedOf = (o: Order): bigint => (o.reservedUusdc === "" ? 0n : BigInt(o.reservedUusdc));
@@ -234,15 +263,17 @@ export class ClearingKeeper {
 
   /**
    * A new live order: the order, its book and owner entries (and ioc entry), and the
-   * owner's count in the market, which was `open` before it.
+   * owner's exposure in the market, which was `before` without it, and the market's.
    */
-  private insertOrder(ctx: Context, o: Order, open: number): void {
+  private insertOrder(ctx: Context, o: Order, before: Exposure): void {
     const kv = this.kv(ctx);
     setProto(kv, this.orderKey(o.marketId, o.id), Order, o);
     kv.set(this.bookKey(o), PRESENT);
     if (o.timeInForce === TimeInForce.TIME_IN_FORCE_IOC) kv.set(skey(IOC, o.marketId) + u64s(o.id), PRESENT);
     kv.set(skey(BY_OWNER, o.owner) + u64s(o.id), Buffer.from(o.marketId));
-    this.setOpenOrders(ctx, o.owner, o.marketId, open + 1);
+    const q = opens(o) ? Dec.parse(o.quantity) : Dec.ZERO;
+    this.setExposure(ctx, o.owner, o.marketId, { open: before.open + 1, ...addSide(before, o.side, q) });
+    if (opens(o)) this.moveMarketExposure(ctx, o.marketId, o.side, q);
   }
 
   /** A live order's new state (its owner, market, side and price never change). */
@@ -256,24 +287,66 @@ export class ClearingKeeper {
     kv.delete(this.bookKey(o));
     if (o.timeInForce === TimeInForce.TIME_IN_FORCE_IOC) kv.delete(skey(IOC, o.marketId) + u64s(o.id));
     kv.delete(skey(BY_OWNER, o.owner) + u64s(o.id));
-    this.setOpenOrders(ctx, o.owner, o.marketId, this.openOrders(ctx, o.owner, o.marketId) - 1);
+    const rem = opens(o) ? Dec.parse(o.quantity).sub(Dec.parse(o.filledQuantity)) : Dec.ZERO;
+    const e = this.exposure(ctx, o.owner, o.marketId);
+    this.setExposure(ctx, o.owner, o.marketId, { open: e.open - 1, ...addSide(e, o.side, rem.neg()) });
+    if (!rem.isZero()) this.moveMarketExposure(ctx, o.marketId, o.side, rem.neg());
     const r = reservedOf(o);
     if (r > 0n) this.margin.addFree(ctx, o.owner, r);
   }
 
   /** How many live orders the owner has in the market: one read, not a scan of its orders. */
   openOrders(ctx: Context, owner: string, marketId: string): number {
-    const raw = this.kv(ctx).get(skey(OPEN_COUNT, owner, marketId));
-    return raw ? Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).readUInt32BE(0) : 0;
+    return this.exposure(ctx, owner, marketId).open;
   }
 
-  private setOpenOrders(ctx: Context, owner: string, marketId: string, n: number): void {
-    if (n < 0) throw new Error(`open order count of ${owner} in ${marketId} would be negative`);
-    const k = key(OPEN_COUNT, owner, marketId);
-    if (n === 0) return this.kv(ctx).delete(k);
-    const b = Buffer.allocUnsafe(4);
-    b.writeUInt32BE(n, 0);
-    this.kv(ctx).set(k, b);
+  /** The owner's live orders in a market and what those that are not reduce-only could add. */
+  exposure(ctx: Context, owner: string, marketId: string): Exposure {
+    const e = getProto(this.kv(ctx), skey(EXPOSURE, owner, marketId), OrderExposure);
+    return e ? { open: e.openOrders, buy: Dec.parse(e.buy), sell: Dec.parse(e.sell) } : NO_EXPOSURE;
+  }
+
+  private setExposure(ctx: Context, owner: string, marketId: string, e: Exposure): void {
+    if (e.open < 0 || e.buy.isNegative() || e.sell.isNegative()) throw new Error(`order exposure of ${owner} in ${marketId} would be negative`);
+    const k = skey(EXPOSURE, owner, marketId);
+    if (e.open === 0 && e.buy.isZero() && e.sell.isZero()) return this.kv(ctx).delete(k);
+    setProto(this.kv(ctx), k, OrderExposure, { openOrders: e.open, buy: e.buy.toString(), sell: e.sell.toString() });
+  }
+
+  /** What a market's live orders that are not reduce-only could add, per side. */
+  marketExposure(ctx: Context, marketId: string): { buy: Dec; sell: Dec } {
+    const e = getProto(this.kv(ctx), skey(MARKET_EXPOSURE, marketId), OrderExposure);
+    return e ? { buy: Dec.parse(e.buy), sell: Dec.parse(e.sell) } : { buy: Dec.ZERO, sell: Dec.ZERO };
+  }
+
+  private moveMarketExposure(ctx: Context, marketId: string, side: Side, q: Dec): void {
+    if (q.isZero()) return;
+    const e = addSide({ open: 0, ...this.marketExposure(ctx, marketId) }, side, q);
+    if (e.buy.isNegative() || e.sell.isNegative()) throw new Error(`order exposure of ${marketId} would be negative`);
+    const k = skey(MARKET_EXPOSURE, marketId);
+    if (e.buy.isZero() && e.sell.isZero()) return this.kv(ctx).delete(k);
+    setProto(this.kv(ctx), k, OrderExposure, { openOrders: 0, buy: e.buy.toString(), sell: e.sell.toString() });
+  }
+
+  /** The owner's new orders in the block at `height` so far. */
+  blockOrders(ctx: Context, owner: string): number {
+    const raw = this.kv(ctx).get(skey(BLOCK_ORDERS, owner));
+    if (!raw) return 0;
+    const b = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+    return b.readBigUInt64BE(0) === ctx.height ? b.readUInt32BE(8) : 0;
+  }
+
+  /**
+   * Counts a new order of `owner` in this block (SPEC §3.4: a per-account limit of new
+   * orders per block, ioc included). Also called when CheckTx admits an order, on the
+   * check state, so that the mempool takes no more of an account's orders than a block can.
+   */
+  countBlockOrder(ctx: Context, owner: string, params = this.getParams(ctx)): void {
+    if (params.maxOrdersPerAccountPerBlock <= 0) return;
+    const b = Buffer.allocUnsafe(12);
+    b.writeBigUInt64BE(ctx.height, 0);
+    b.writeUInt32BE(this.blockOrders(ctx, owner) + 1, 8);
+    this.kv(ctx).set(skey(BLOCK_ORDERS, owner), b);
   }
 
   private nextOrderId(ctx: Context): bigint {
@@ -288,7 +361,7 @@ export class ClearingKeeper {
    * what it read that placing the order moves: the owner's free collateral and its count
    * of open orders in the market.
    */
-  checkOrder(ctx: Context, o: PlaceOrder): { market: Market; reserve: bigint; free: FreeTally; open: number } {
+  checkOrder(ctx: Context, o: PlaceOrder, params = this.getParams(ctx)): { market: Market; reserve: bigint; free: FreeTally; exposure: Exposure } {
     const market = this.markets.require(ctx, o.marketId);
     if (market.status === MarketStatus.MARKET_STATUS_HALTED) throw ErrMarketNotActive.wrap(`${market.id} is halted`);
     if (market.status === MarketStatus.MARKET_STATUS_REDUCE_ONLY && !o.reduceOnly) throw ErrMarketNotActive.wrap(`${market.id} is reduce-only`);
@@ -299,8 +372,10 @@ export class ClearingKeeper {
     if (!isMultiple(o.price, Dec.parse(market.tickSize))) throw ErrInvalidOrder.wrap(`price ${o.price} is not a multiple of the tick size ${market.tickSize}`);
     if (!isMultiple(o.quantity, Dec.parse(market.stepSize))) throw ErrInvalidOrder.wrap(`quantity ${o.quantity} is not a multiple of the step size ${market.stepSize}`);
     if (o.quantity.lt(Dec.parse(market.minOrderSize))) throw ErrInvalidOrder.wrap(`quantity ${o.quantity} is below the minimum ${market.minOrderSize}`);
-    const open = this.openOrders(ctx, o.owner, o.marketId);
-    if (open >= market.maxOpenOrdersPerAccount) throw ErrTooManyOrders.wrap(`${open} open orders in ${market.id}`);
+    const exposure = this.exposure(ctx, o.owner, o.marketId);
+    if (exposure.open >= market.maxOpenOrdersPerAccount) throw ErrTooManyOrders.wrap(`${exposure.open} open orders in ${market.id}`);
+    const perBlock = params.maxOrdersPerAccountPerBlock;
+    if (perBlock > 0 && this.blockOrders(ctx, o.owner) >= perBlock) throw ErrAccountBlockOrderLimit.wrap(`${o.owner} has placed ${perBlock} orders in this block; place it in a later block`);
 
     const pos = this.margin.getPosition(ctx, o.owner, o.marketId);
     const size = pos ? Dec.parse(pos.size) : Dec.ZERO;
@@ -310,6 +385,16 @@ export class ClearingKeeper {
     }
     // New exposure needs a fresh price (reduce-only never waits on one).
     const mark = o.reduceOnly ? this.oracle.mark(ctx, market.oracleTicker) : this.oracle.freshMark(ctx, market.oracleTicker);
+    // A close is never priced past the position's bankruptcy price: its loss beyond the
+    // margin would be paid by the pool to whoever took the other side (two colluding
+    // accounts crossing off the mark). Only the liquidation engine closes beyond it.
+    if (pos && !size.isZero() && (o.side === Side.SIDE_BUY) === size.isNegative()) {
+      const bk = bankruptcyPrice(positionValues(pos), this.margin.fundingIndexOf(ctx, market.id));
+      if (bk && (size.isPositive() ? o.price.lt(bk) : o.price.gt(bk))) {
+        throw ErrBeyondBankruptcy.wrap(`${size.isPositive() ? "sell" : "buy"} at ${o.price} closes beyond the bankruptcy price ${bk}; the liquidation engine closes such positions`);
+      }
+    }
+    if (!o.reduceOnly) this.checkCaps(ctx, market, o, size, exposure, mark);
 
     if (o.tif === TimeInForce.TIME_IN_FORCE_POST_ONLY) {
       const { bid, ask } = this.bestPrices(ctx, o.marketId);
@@ -324,15 +409,61 @@ export class ClearingKeeper {
     const reserve = im + fee;
     const free = this.margin.readFree(ctx, o.owner);
     if (free.amount < reserve) throw ErrInsufficientMargin.wrap(`needs ${reserve}uusdc free, has ${free.amount}uusdc`);
-    return { market, reserve, free, open };
+    return { market, reserve, free, exposure };
+  }
+
+  /**
+   * SPEC §3.3 risk limits on new exposure, assuming every live order that is not
+   * reduce-only fills (a bound that the auction cannot beat, so a block of many orders
+   * cannot pass a cap that each of them alone respects):
+   *  - position cap: the owner's long (short) part plus its live buys (sells) and this
+   *    order, in notional at the worse of the mark and the order's price;
+   *  - open-interest cap: open interest can grow by at most the lesser of the market's
+   *    live buys and sells, so OI + min(buys, sells), this order counted, in notional at
+   *    the mark, within the lesser of max_open_interest_uusdc and max_oi_to_pool × the
+   *    pool's net assets (as of the last end-block).
+   * Reducing, liquidating and taking over are never refused by a cap.
+   */
+  private checkCaps(ctx: Context, market: Market, o: PlaceOrder, size: Dec, e: Exposure, mark: Dec): void {
+    const buy = o.side === Side.SIDE_BUY;
+    const posCap = big(market.maxPositionNotionalUusdc);
+    if (posCap > 0n) {
+      const held = buy ? Dec.max(size, Dec.ZERO) : Dec.max(size.neg(), Dec.ZERO);
+      const total = held.add(buy ? e.buy : e.sell).add(o.quantity);
+      const notional = notionalCeil(total, Dec.max(mark, o.price));
+      if (notional > posCap) throw ErrPositionCap.wrap(`position and live orders would reach ${notional}uusdc of notional in ${market.id}; the cap is ${posCap}uusdc`);
+    }
+    const cap = this.openInterestCap(ctx, market);
+    if (cap === null) return;
+    const m = this.marketExposure(ctx, market.id);
+    const growth = Dec.min(buy ? m.buy.add(o.quantity) : m.buy, buy ? m.sell : m.sell.add(o.quantity));
+    const oi = notionalCeil(this.margin.openInterest(ctx, market.id).add(growth), mark);
+    if (oi > cap) throw ErrOpenInterestCap.wrap(`open interest with live orders would reach ${oi}uusdc of notional in ${market.id}; the cap is ${cap}uusdc`);
+  }
+
+  /** The open-interest cap in force (uusdc of notional), or null when the market has none. */
+  openInterestCap(ctx: Context, market: Market): bigint | null {
+    let cap: bigint | null = null;
+    const abs = big(market.maxOpenInterestUusdc);
+    if (abs > 0n) cap = abs;
+    const ratio = market.maxOiToPool === "" ? Dec.ZERO : Dec.parse(market.maxOiToPool);
+    if (ratio.isPositive()) {
+      const pool = this.insurance.getPool(ctx, market.insurancePoolId);
+      const assets = pool ? big(pool.netAssetsUusdc) : 0n;
+      const rel = ratio.mulIntToInt(assets > 0n ? assets : 0n, "floor");
+      cap = cap === null || rel < cap ? rel : cap;
+    }
+    return cap;
   }
 
   place(ctx: Context, o: PlaceOrder): Order {
-    const { reserve, free, open } = this.checkOrder(ctx, o);
+    const params = this.getParams(ctx);
+    const { reserve, free, exposure } = this.checkOrder(ctx, o, params);
+    this.countBlockOrder(ctx, o.owner, params);
     const id = this.nextOrderId(ctx);
     // At most max_orders_per_block orders placed by transactions in a block (ids are sequential).
     const first = this.kv(ctx).get(skey(BLOCK_FIRST_ID));
-    const max = BigInt(this.getParams(ctx).maxOrdersPerBlock);
+    const max = BigInt(params.maxOrdersPerBlock);
     if (first && id - Buffer.from(first).readBigUInt64BE() >= max) throw ErrBlockOrderLimit.wrap(`this block already holds ${max} orders; place it in a later block`);
     const order: Order = {
       id,
@@ -351,7 +482,7 @@ export class ClearingKeeper {
     };
     free.amount -= reserve;
     this.margin.saveFree(ctx, free);
-    this.insertOrder(ctx, order, open);
+    this.insertOrder(ctx, order, exposure);
     ctx.events.emitTyped("backstop.clearing.v1.EventOrderPlaced", { order: Order.toJSON(order) });
     return order;
   }
@@ -454,10 +585,19 @@ export class ClearingKeeper {
   }
 
   private runMarket(ctx: Context, market: Market, oracle: Dec): Dec | null {
-    const { cross, ioc, any } = this.auctionOrders(ctx, market.id);
-    const live = cross.map((o) => ({ id: o.id, side: o.side === Side.SIDE_BUY ? ("buy" as const) : ("sell" as const), price: Dec.parse(o.price), quantity: Dec.parse(o.quantity).sub(Dec.parse(o.filledQuantity)) }));
-    // The crossing orders clear as the whole book would (auction.ts, `crossing`); none means it does not cross.
-    const res: ReturnType<typeof runAuction> = live.length > 0 ? runAuction(live, { oraclePrice: oracle, band: Dec.parse(market.priceBand) }) : { cleared: false, reason: any ? "no_cross" : "no_orders" };
+    let { cross, ioc, any } = this.auctionOrders(ctx, market.id);
+    if (this.preventSelfTrades(ctx, market, cross)) ({ cross, ioc, any } = this.auctionOrders(ctx, market.id));
+    let res = this.clear(market, oracle, cross, any);
+    // No credit without cash (SPEC §3.6 step 7): an auction whose fills would leave a loss
+    // that nobody pays is cleared again without the orders that cause it.
+    for (let drop = res.cleared ? this.unbackedOrders(ctx, market, cross, res) : []; drop.length > 0; drop = res.cleared ? this.unbackedOrders(ctx, market, cross, res) : []) {
+      for (const { order, why } of drop) {
+        this.removeOrder(ctx, order);
+        ctx.events.emitTyped("backstop.clearing.v1.EventOrderCancelled", { order_id: order.id.toString(), owner: order.owner, market_id: market.id, reason: why });
+      }
+      ({ cross, ioc, any } = this.auctionOrders(ctx, market.id));
+      res = this.clear(market, oracle, cross, any);
+    }
     const result: AuctionResult = res.cleared
       ? { marketId: market.id, height: ctx.height, cleared: true, clearingPrice: res.price.toString(), matchedQuantity: res.volume.toString(), demand: res.demand.toString(), supply: res.supply.toString(), reason: "" }
       : { marketId: market.id, height: ctx.height, cleared: false, clearingPrice: "", matchedQuantity: "0", demand: "0", supply: "0", reason: res.reason };
@@ -473,10 +613,20 @@ export class ClearingKeeper {
       const imr = this.margin.ratios(ctx, market).imr;
       const pool = this.insurance.getPool(ctx, market.insurancePoolId);
       const fees: FeeTally = { share: pool ? Dec.parse(pool.feeShare || "0") : Dec.ZERO, toPool: 0n, toCollector: 0n };
+      let opened = { buy: Dec.ZERO, sell: Dec.ZERO };
       for (const f of res.fills) {
-        byId.set(f.id, this.settleFill(ctx, market, byId.get(f.id)!, f.quantity, res.price, imr, fees));
+        const o = byId.get(f.id)!;
+        byId.set(f.id, this.settleFill(ctx, market, o, f.quantity, res.price, imr, fees));
         filled.add(f.id);
+        if (opens(o)) {
+          // What the order could still add shrinks by what it filled (the market's once per auction).
+          const e = this.exposure(ctx, o.owner, market.id);
+          this.setExposure(ctx, o.owner, market.id, { open: e.open, ...addSide(e, o.side, f.quantity.neg()) });
+          opened = addSide({ open: 0, ...opened }, o.side, f.quantity);
+        }
       }
+      this.moveMarketExposure(ctx, market.id, Side.SIDE_BUY, opened.buy.neg());
+      this.moveMarketExposure(ctx, market.id, Side.SIDE_SELL, opened.sell.neg());
       // The auction's fees move once: the pool's shares (each fill's rounded down) and the rest to the fee collector.
       if (fees.toPool > 0n) this.insurance.receiveRevenue(ctx, pool!.id, fees.toPool, MARGIN_MODULE);
       if (fees.toCollector > 0n) this.bank.sendModuleToModule(ctx, MARGIN_MODULE, FEE_COLLECTOR, this.margin.getParams(ctx).collateralDenom, fees.toCollector);
@@ -492,6 +642,84 @@ export class ClearingKeeper {
       } else if (filled.has(cur.id)) this.updateOrder(ctx, cur);
     }
     return res.cleared ? res.price : null;
+  }
+
+  /** The batch auction over the crossing orders (they clear as the whole book would; auction.ts). */
+  private clear(market: Market, oracle: Dec, cross: readonly Order[], any: boolean): ReturnType<typeof runAuction> {
+    if (cross.length === 0) return { cleared: false, reason: any ? "no_cross" : "no_orders" };
+    const live = cross.map((o) => ({ id: o.id, side: o.side === Side.SIDE_BUY ? ("buy" as const) : ("sell" as const), price: Dec.parse(o.price), quantity: Dec.parse(o.quantity).sub(Dec.parse(o.filledQuantity)) }));
+    return runAuction(live, { oraclePrice: oracle, band: Dec.parse(market.priceBand) });
+  }
+
+  /**
+   * Self-trade prevention (SPEC §3.4): an account's own orders never fill against each
+   * other. In a uniform-price auction an owner's buy and sell can both fill only if the
+   * buy's limit is at or above the sell's, so among the crossing orders, taken oldest
+   * first, an order that crosses an older live order of its owner on the other side is
+   * cancelled (the newer one). Orders outside the crossing set cannot cross each other.
+   * Liquidation orders are left alone (the owner's orders were cancelled when they were
+   * placed). Returns whether anything was cancelled.
+   */
+  private preventSelfTrades(ctx: Context, market: Market, cross: readonly Order[]): boolean {
+    const sides = new Map<string, { bid: Order | null; ask: Order | null }>();
+    let cancelled = false;
+    for (const o of [...cross].sort((a, b) => (a.id < b.id ? -1 : 1))) {
+      if (o.isLiquidation) continue;
+      const own = sides.get(o.owner) ?? { bid: null, ask: null };
+      sides.set(o.owner, own);
+      const price = Dec.parse(o.price);
+      const against = o.side === Side.SIDE_BUY ? own.ask : own.bid;
+      if (against && (o.side === Side.SIDE_BUY ? price.gte(Dec.parse(against.price)) : price.lte(Dec.parse(against.price)))) {
+        this.removeOrder(ctx, o);
+        ctx.events.emitTyped("backstop.clearing.v1.EventOrderCancelled", { order_id: o.id.toString(), owner: o.owner, market_id: market.id, reason: `self-trade prevention: crosses the owner's order ${against.id}` });
+        cancelled = true;
+        continue;
+      }
+      if (o.side === Side.SIDE_BUY) {
+        if (!own.bid || price.gt(Dec.parse(own.bid.price))) own.bid = o;
+      } else if (!own.ask || price.lt(Dec.parse(own.ask.price))) own.ask = o;
+    }
+    return cancelled;
+  }
+
+  /**
+   * The orders whose fills in `res` would credit someone with money nobody pays (SPEC §3.6
+   * step 7, "no credit without cash"), found by settling the fills on copies of the
+   * positions: an order that is not a liquidation order and would close its position
+   * beyond the bankruptcy price (its owner's loss beyond margin would be paid by the pool
+   * to the other side); and, when the liquidation orders' deficits together pass what the
+   * waterfall can pay, the liquidation order with the largest deficit. Those positions are
+   * left for the next block's tiers (the auction, takeover, ADL). Empty when all is backed.
+   */
+  private unbackedOrders(ctx: Context, market: Market, cross: readonly Order[], res: Extract<ReturnType<typeof runAuction>, { cleared: true }>): { order: Order; why: string }[] {
+    const byId = new Map(cross.map((o) => [o.id, o]));
+    const index = this.margin.fundingIndexOf(ctx, market.id);
+    const sim = new Map<string, { size: Dec; entry: Dec; margin: bigint }>();
+    const drop: { order: Order; why: string }[] = [];
+    let worst: { order: Order; deficit: bigint } | null = null;
+    let total = 0n;
+    for (const f of res.fills) {
+      const o = byId.get(f.id)!;
+      let p = sim.get(o.owner);
+      if (!p) {
+        const pos = this.margin.getPosition(ctx, o.owner, market.id);
+        const v = pos ? positionValues(pos) : null;
+        p = v ? { size: v.size, entry: v.entryPrice, margin: v.margin - accruedFunding(v, index) } : { size: Dec.ZERO, entry: Dec.ZERO, margin: 0n };
+      }
+      const c = closePart(p.size, p.entry, p.margin, o.side === Side.SIDE_BUY ? f.quantity : f.quantity.neg(), res.price);
+      // The opening part's margin does not change a deficit already made; the size does.
+      sim.set(o.owner, { size: c.size.add(c.extra), entry: c.extra.isZero() ? c.entry : c.size.isZero() ? res.price : averageEntry(c.size, c.entry, c.extra, res.price), margin: c.margin });
+      if (c.deficit === 0n) continue;
+      if (!o.isLiquidation) {
+        drop.push({ order: o, why: "would close beyond the bankruptcy price" });
+        continue;
+      }
+      total += c.deficit;
+      if (!worst || c.deficit > worst.deficit) worst = { order: o, deficit: c.deficit };
+    }
+    if (drop.length > 0) return drop;
+    if (worst && total > this.insurance.capacity(ctx, market.insurancePoolId)) return [{ order: worst.order, why: "liquidation: the waterfall cannot pay the deficit of this fill" }];
+    return [];
   }
 
   /**
@@ -592,7 +820,7 @@ export class ClearingKeeper {
       isLiquidation: true,
       reservedUusdc: "0",
     };
-    this.insertOrder(ctx, order, this.openOrders(ctx, owner, market.id));
+    this.insertOrder(ctx, order, this.exposure(ctx, owner, market.id));
     ctx.events.emitTyped("backstop.clearing.v1.EventOrderPlaced", { order: Order.toJSON(order) });
   }
 
@@ -607,8 +835,20 @@ export class ClearingKeeper {
    * reduce-only orders in later auctions. If the waterfall cannot pay the deficit, ADL.
    */
   private takeOver(ctx: Context, market: Market, p: { owner: string }, mark: Dec): void {
-    const pos = this.margin.getPosition(ctx, p.owner, market.id);
+    let pos = this.margin.getPosition(ctx, p.owner, market.id);
     if (!pos || Dec.parse(pos.size).isZero()) return;
+    // The takeover cap (SPEC §3.6 step 7): the pool carries at most max_takeover_fraction
+    // of its net assets in notional in this market; the part beyond goes to ADL first, at
+    // the bankruptcy price, which leaves the rest's economics unchanged.
+    const allowed = this.takeoverRoom(ctx, market, Dec.parse(pos.size), mark);
+    const excess = Dec.parse(pos.size).abs().sub(allowed);
+    if (excess.isPositive()) {
+      this.autoDeleverage(ctx, market, pos, mark, 0n, excess);
+      pos = this.margin.getPosition(ctx, p.owner, market.id);
+      if (!pos || Dec.parse(pos.size).isZero()) return;
+      // Whatever ADL could not place (no profitable counterparty left) stays with its owner.
+      if (Dec.parse(pos.size).abs().gt(allowed)) return;
+    }
     const v = positionValues(pos);
     const index = this.margin.fundingIndexOf(ctx, market.id);
     const e = equity(v, mark, index);
@@ -629,6 +869,24 @@ export class ClearingKeeper {
     ctx.events.emitTyped("backstop.clearing.v1.EventPoolTakeover", { pool_id: market.insurancePoolId, market_id: market.id, owner: pos.owner, size: v.size.toString(), price: mark.toString(), deficit_uusdc: deficit.toString() });
   }
 
+  /**
+   * How much of a position of `size` the market's pool may take over now: its net assets ×
+   * max_takeover_fraction in notional at the mark, less the inventory it already carries
+   * on that side (or plus it, when the takeover nets against inventory on the other side);
+   * on the step, rounded down.
+   */
+  private takeoverRoom(ctx: Context, market: Market, size: Dec, mark: Dec): Dec {
+    const pool = this.insurance.getPool(ctx, market.insurancePoolId);
+    if (!pool || !mark.isPositive()) return Dec.ZERO;
+    const fraction = market.maxTakeoverFraction === "" ? Dec.ONE : Dec.parse(market.maxTakeoverFraction);
+    const assets = this.insurance.book(ctx, pool).assets;
+    const capSize = Dec.ratio(fraction.mulIntToInt(assets > 0n ? assets : 0n, "floor"), 1_000_000n, "floor").div(mark, "floor");
+    const inv = this.margin.getPosition(ctx, poolAccount(pool.id), market.id);
+    const held = inv ? Dec.parse(inv.size) : Dec.ZERO;
+    const room = held.isZero() || held.isPositive() === size.isPositive() ? capSize.sub(held.abs()) : capSize.add(held.abs());
+    return room.isPositive() ? Dec.min(roundDownTo(room, Dec.parse(market.stepSize)), size.abs()) : Dec.ZERO;
+  }
+
   /** The liquidation fee of a full close: rate × notional, out of the equity the close released to free collateral. */
   private takeLiquidationFee(ctx: Context, market: Market, owner: string, released: bigint, notional: bigint): bigint {
     const fee = liquidationFee(Dec.parse(market.liquidationFeeRate), notional, released);
@@ -646,8 +904,18 @@ export class ClearingKeeper {
    */
   private unwindPoolInventory(ctx: Context, market: Market, mark: Dec): void {
     const acct = poolAccount(market.insurancePoolId);
-    const pos = this.margin.getPosition(ctx, acct, market.id);
+    let pos = this.margin.getPosition(ctx, acct, market.id);
     if (!pos || Dec.parse(pos.size).isZero()) return;
+    // The pool's inventory is risk-managed like any position (SPEC §3.6 step 7): when its
+    // loss at the mark is more than the waterfall can pay, ADL closes it against the
+    // profitable side, the pools paying what they can.
+    const loss = -equity(positionValues(pos), mark, this.margin.fundingIndexOf(ctx, market.id));
+    const room = this.insurance.capacity(ctx, market.insurancePoolId);
+    if (loss > room) {
+      this.autoDeleverage(ctx, market, pos, mark, room);
+      pos = this.margin.getPosition(ctx, acct, market.id);
+      if (!pos || Dec.parse(pos.size).isZero()) return;
+    }
     const size = Dec.parse(pos.size);
     const abs = size.abs();
     const step = Dec.parse(market.stepSize);
@@ -700,7 +968,7 @@ export class ClearingKeeper {
    * (non-zero only when no profitable counterparty is left). A last resort, so it reads
    * the market's opposite side in full.
    */
-  autoDeleverage(ctx: Context, market: Market, p: { owner: string }, mark: Dec, room: bigint): Dec {
+  autoDeleverage(ctx: Context, market: Market, p: { owner: string }, mark: Dec, room: bigint, qty?: Dec): Dec {
     const pos = this.margin.requirePosition(ctx, p.owner, market.id);
     const v = positionValues(pos);
     const index = this.margin.fundingIndexOf(ctx, market.id);
@@ -725,7 +993,7 @@ export class ClearingKeeper {
         if (l !== r) return l > r ? -1 : 1;
         return a.c.owner < b.c.owner ? -1 : a.c.owner > b.c.owner ? 1 : 0;
       });
-    let left = v.size.abs();
+    let left = qty && qty.lt(v.size.abs()) ? qty : v.size.abs();
     let closed = Dec.ZERO;
     let deficit = 0n;
     for (const x of ranked) {
@@ -743,7 +1011,8 @@ export class ClearingKeeper {
     if (closed.isPositive()) {
       if (deficit > 0n) this.payDeficit(ctx, market, deficit);
       this.recordLiquidation(ctx, { height: ctx.height, marketId: market.id, owner: p.owner, tier: LiquidationTier.LIQUIDATION_TIER_ADL, quantity: closed.toString(), price: price.toString(), feeUusdc: "0", deficitUusdc: deficit.toString() });
-      if (left.isZero()) this.kv(ctx).delete(this.auctionKey(market.id, p.owner));
+      const rest = this.margin.getPosition(ctx, p.owner, market.id);
+      if (!rest || Dec.parse(rest.size).isZero()) this.kv(ctx).delete(this.auctionKey(market.id, p.owner));
     }
     return left;
   }
@@ -826,14 +1095,30 @@ export class ClearingKeeper {
         kv.delete(k);
         this.takeOver(ctx, market, pos, mark);
       } else if (cur.startPrice !== "") {
-        setProto(kv, k, LiquidationAuction, { ...cur, sizeRemaining: size, currentPrice: this.auctionPrice(ctx, market, cur, Dec.parse(pos.size).isPositive()).toString() });
+        setProto(kv, k, LiquidationAuction, { ...cur, sizeRemaining: size, currentPrice: this.auctionPrice(ctx, market, cur, pos, mark).toString() });
       }
     }
   }
 
-  /** The takeover price now: from the start price, worse for the position by auction_step per block, at most auction_max_discount. */
-  auctionPrice(ctx: Context, market: Market, a: LiquidationAuction, long: boolean): Dec {
-    return dutchPrice(Dec.parse(a.startPrice), ctx.height - a.startHeight, Dec.parse(market.auctionStep), Dec.parse(market.auctionMaxDiscount), Dec.parse(market.tickSize), long);
+  /**
+   * The takeover price now (SPEC §3.6 step 3 and step 7): from the current mark, worse for
+   * the position by auction_step per block since the auction began, at most
+   * auction_max_discount — and, while the position is solvent at the mark, never past its
+   * bankruptcy price: a liquidator's discount comes out of the position's own equity,
+   * never out of a pool. (Priced from the mark at the start, a position still
+   * liquidatable through a rebound was sold far below the current mark, and a discount
+   * above the MMR handed a colluding bidder the pool's money.)
+   */
+  auctionPrice(ctx: Context, market: Market, a: LiquidationAuction, pos: Position, mark: Dec): Dec {
+    const v = positionValues(pos);
+    const long = v.size.isPositive();
+    const tick = Dec.parse(market.tickSize);
+    const price = dutchPrice(mark, ctx.height - a.startHeight, Dec.parse(market.auctionStep), Dec.parse(market.auctionMaxDiscount), tick, long);
+    const index = this.margin.fundingIndexOf(ctx, market.id);
+    const bk = bankruptcyPrice(v, index);
+    if (!bk || equity(v, mark, index) < 0n) return price;
+    // Solvent at the mark: floored at the bankruptcy price, on the tick toward the mark.
+    return long ? Dec.max(price, roundUpTo(bk, tick)) : Dec.min(price, roundDownTo(bk, tick));
   }
 
   /**
@@ -851,7 +1136,8 @@ export class ClearingKeeper {
     const long = size.isPositive();
     if (!isMultiple(quantity, Dec.parse(market.stepSize))) throw ErrInvalidOrder.wrap(`quantity ${quantity} is not a multiple of the step size ${market.stepSize}`);
     const taken = Dec.min(quantity, size.abs());
-    const price = this.auctionPrice(ctx, market, a, long);
+    const mark = this.oracle.mark(ctx, market.oracleTicker);
+    const price = this.auctionPrice(ctx, market, a, pos, mark);
     // The bidder buys a long (pays at most its limit) or sells into a short (receives at least its limit).
     if (long ? price.gt(priceLimit) : price.lt(priceLimit)) throw ErrBidPrice.wrap(`auction price ${price}, limit ${priceLimit}`);
     const { imr } = this.margin.ratios(ctx, market);

@@ -83,6 +83,23 @@ export function validateMarket(m: Market | undefined): Market {
   dec("funding_rate_cap", m.fundingRateCap, { max: one });
   if (m.fundingIntervalSeconds <= 0n) throw ErrInvalidMarket.wrap("funding_interval_seconds must be positive");
   if (m.maxOpenOrdersPerAccount < 1) throw ErrInvalidMarket.wrap("max_open_orders_per_account must be at least 1");
+  for (const f of ["max_position_notional_uusdc", "max_open_interest_uusdc"] as const) {
+    const v = f === "max_position_notional_uusdc" ? m.maxPositionNotionalUusdc : m.maxOpenInterestUusdc;
+    if (v !== "" && !/^\d{1,30}$/.test(v)) throw ErrInvalidMarket.wrap(`${f} must be a non-negative integer, got ${JSON.stringify(v)}`);
+  }
+  if (m.maxOiToPool !== "") dec("max_oi_to_pool", m.maxOiToPool, { max: Dec.parse("1000") });
+  if (m.maxTakeoverFraction !== "") dec("max_takeover_fraction", m.maxTakeoverFraction, { max: one });
+  // Risk tiers: ascending thresholds, ratios that never fall as positions grow, MMR below IMR.
+  let prev = { notional: 0n, imr, mmr };
+  for (const [i, t] of m.riskTiers.entries()) {
+    if (!/^\d{1,30}$/.test(t.notionalUusdc) || BigInt(t.notionalUusdc) <= prev.notional) throw ErrInvalidMarket.wrap(`risk_tiers[${i}].notional_uusdc must be an integer above the previous threshold`);
+    const ti = dec(`risk_tiers[${i}].imr`, t.imr, { positive: true, max: one });
+    const tm = dec(`risk_tiers[${i}].mmr`, t.mmr, { positive: true, max: one });
+    if (tm.gte(ti)) throw ErrInvalidMarket.wrap(`risk_tiers[${i}].mmr ${t.mmr} must be below its imr ${t.imr}`);
+    if (ti.lt(prev.imr) || tm.lt(prev.mmr)) throw ErrInvalidMarket.wrap(`risk_tiers[${i}] ratios must not be below the previous tier's`);
+    prev = { notional: BigInt(t.notionalUusdc), imr: ti, mmr: tm };
+  }
+  if (m.riskTiers.length > 8) throw ErrInvalidMarket.wrap("at most 8 risk tiers");
   if (m.status === MarketStatus.MARKET_STATUS_UNSPECIFIED) return { ...m, status: MarketStatus.MARKET_STATUS_ACTIVE };
   if (!(m.status in MarketStatus) || m.status < 0) throw ErrInvalidMarket.wrap(`invalid status ${m.status}`);
   return m;

@@ -95,6 +95,7 @@ export class ClearingModule implements AppModule {
         signer: (m) => m.owner,
         validateBasic: (m) => void toPlaceOrder(m),
         check: (ctx, m) => void k.checkOrder(ctx, toPlaceOrder(m)),
+        admit: (ctx, m) => k.countBlockOrder(ctx, m.owner),
         handle: (ctx, m) => ({ orderId: k.place(ctx, toPlaceOrder(m)).id }),
       }),
       defineMsg({
@@ -169,12 +170,17 @@ export class ClearingModule implements AppModule {
       defineQuery("/backstop.clearing.v1.Query/Market", QueryMarketRequest, QueryMarketResponse, (ctx, r) => {
         const market = this.markets.require(ctx, r.marketId);
         const price = this.oracle.getPrice(ctx, market.oracleTicker);
-        let oi = Dec.ZERO;
-        for (const p of this.margin.positionsIn(ctx, market.id)) {
-          const s = Dec.parse(p.size);
-          if (s.isPositive()) oi = oi.add(s);
-        }
-        return { market, markPrice: price?.price ?? "", funding: k.getFunding(ctx, market.id), openInterest: oi.toString(), openInterestCapUusdc: "", pendingBuy: "0", pendingSell: "0" };
+        const pending = k.marketExposure(ctx, market.id);
+        const cap = k.openInterestCap(ctx, market);
+        return {
+          market,
+          markPrice: price?.price ?? "",
+          funding: k.getFunding(ctx, market.id),
+          openInterest: this.margin.openInterest(ctx, market.id).toString(),
+          openInterestCapUusdc: cap === null ? "" : cap.toString(),
+          pendingBuy: pending.buy.toString(),
+          pendingSell: pending.sell.toString(),
+        };
       }),
       defineQuery("/backstop.clearing.v1.Query/Book", QueryBookRequest, QueryBookResponse, (ctx, r) => {
         this.markets.require(ctx, r.marketId);

@@ -70,35 +70,55 @@ describe("insurance keeper", () => {
     let out = m.insurance.coverDeficit(ctx(), "majors", 700n, "clearing", "BTC-USD");
     expect(out).toMatchObject({ paid: 700n, unpaid: 0n });
     expect(pool("majors").debtUusdc).toBe("0");
-    // 1,200 more: 300 from majors, 500 from the reserve, 300 from alts (its cap), 100 unpaid.
+    // 1,200 more: 300 from majors, 500 from the reserve; alts lends nothing, since majors has
+    // no net assets left to lend against (SPEC §3.6 step 7): 400 unpaid.
     out = m.insurance.coverDeficit(ctx(), "majors", 1200n, "clearing", "BTC-USD");
     expect(out.sources).toEqual([
       { pool: "majors", amount: 300n },
       { pool: "reserve", amount: 500n },
-      { pool: "alts", amount: 300n },
     ]);
-    expect(out).toMatchObject({ paid: 1100n, unpaid: 100n });
-    expect(winners()).toBe(1800n);
-    expect(pool("majors")).toMatchObject({ balanceUusdc: "0", debtUusdc: "800" });
-    expect(pool("alts").balanceUusdc).toBe("700");
+    expect(out).toMatchObject({ paid: 800n, unpaid: 400n });
+    expect(m.insurance.capacity(ctx(), "majors")).toBe(0n);
+    expect(winners()).toBe(1500n);
+    expect(pool("majors")).toMatchObject({ balanceUusdc: "0", debtUusdc: "500" });
+    expect(pool("alts").balanceUusdc).toBe("1000");
     expect(pool("reserve").balanceUusdc).toBe("0");
-    // The cap binds: nothing more from alts though it still holds 700.
-    out = m.insurance.coverDeficit(ctx(), "majors", 50n, "clearing");
-    expect(out).toMatchObject({ paid: 0n, unpaid: 50n });
-    // Lenders' NAV counts what they lent; the borrower's counts its debt.
+    // The borrower's book counts its debt; the reserve's loan to a pool with nothing is worth nothing.
+    expect(m.insurance.book(ctx(), pool("majors")).assets).toBe(-500n);
+    expect(m.insurance.book(ctx(), pool("reserve")).assets).toBe(0n);
     expect(m.insurance.book(ctx(), pool("alts")).assets).toBe(1000n);
-    expect(m.insurance.book(ctx(), pool("majors")).assets).toBe(-800n);
     checkBooks();
 
-    // Revenue repays debts first, in line order (reserve, then alts), then adds to the balance.
-    // Revenue (fees) comes from the clearing account, which holds the 1,800 paid above.
+    // Revenue repays debts first (the reserve's line), then adds to the balance; the loan is whole again.
     m.insurance.receiveRevenue(ctx(), "majors", 600n, "clearing");
     expect(pool("reserve").balanceUusdc).toBe("500");
-    expect(pool("alts").balanceUusdc).toBe("800");
-    expect(pool("majors")).toMatchObject({ balanceUusdc: "0", debtUusdc: "200" });
-    m.insurance.receiveRevenue(ctx(), "majors", 250n, "clearing");
-    expect(pool("alts").balanceUusdc).toBe("1000");
-    expect(pool("majors")).toMatchObject({ balanceUusdc: "50", debtUusdc: "0" });
+    expect(pool("majors")).toMatchObject({ balanceUusdc: "100", debtUusdc: "0" });
+    expect(m.insurance.book(ctx(), pool("reserve")).assets).toBe(500n);
+    checkBooks();
+  });
+
+  it("sibling credit lines lend within their caps against the borrower's net assets, and a loan is valued at what the borrower can repay", () => {
+    const { m, ctx, pool, checkBooks } = setup();
+    m.insurance.deposit(ctx(), LP1, "majors", 1000n);
+    m.insurance.deposit(ctx(), LP2, "alts", 1000n);
+    // majors carries takeover inventory worth 400 at the mark: net assets 1,400.
+    let inventory = 400n;
+    m.insurance.setInventoryValue((_c, id) => (id === "majors" ? inventory : 0n));
+    expect(m.insurance.capacity(ctx(), "majors")).toBe(1300n); // 1,000 own + 300 (alts' cap) within 400 of backing
+    const out = m.insurance.coverDeficit(ctx(), "majors", 1500n, "clearing", "BTC-USD");
+    expect(out.sources).toEqual([
+      { pool: "majors", amount: 1000n },
+      { pool: "alts", amount: 300n },
+    ]);
+    expect(out).toMatchObject({ paid: 1300n, unpaid: 200n });
+    expect(m.insurance.book(ctx(), pool("majors")).assets).toBe(100n);
+    // alts' loan is worth what majors can repay: all of it while the inventory is worth 400 ...
+    expect(m.insurance.book(ctx(), pool("alts")).assets).toBe(1000n);
+    // ... a third of it once the inventory is worth 100 (gross 100 against a debt of 300).
+    inventory = 100n;
+    expect(m.insurance.book(ctx(), pool("alts")).assets).toBe(700n + 100n);
+    inventory = -50n;
+    expect(m.insurance.book(ctx(), pool("alts")).assets).toBe(700n);
     checkBooks();
   });
 

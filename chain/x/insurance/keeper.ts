@@ -112,16 +112,39 @@ export class InsuranceKeeper {
     return this.pools(ctx).find((p) => p.marketIds.includes(marketId));
   }
 
-  /** What other pools owe this one (its credit drawn by borrowers). */
+  /** What other pools owe this one at face value (its credit drawn by borrowers). */
   lentOut(ctx: Context, poolId: string): bigint {
     let n = 0n;
     for (const p of this.pools(ctx)) for (const l of p.creditLines) if (l.lenderPoolId === poolId) n += big(l.drawnUusdc);
     return n;
   }
 
-  /** Net assets (balance − debt + lent out + inventory taken over, at mark) and shares: what NAV is computed from. */
+  /**
+   * What other pools owe this one, each loan valued at what its borrower can repay (SPEC
+   * §3.6 step 7: a loan is never counted at face value once the borrower cannot repay it):
+   * a borrower whose gross assets (balance, takeover inventory at mark, and what it has lent
+   * at face value — one level, so that mutual lines do not recurse) fall short of its debts
+   * repays each lender pro rata, rounded down.
+   */
+  lentOutValue(ctx: Context, poolId: string): bigint {
+    let n = 0n;
+    for (const b of this.pools(ctx)) {
+      const line = b.creditLines.find((l) => l.lenderPoolId === poolId);
+      const drawn = line ? big(line.drawnUusdc) : 0n;
+      if (drawn === 0n) continue;
+      const debt = big(b.debtUusdc);
+      const gross = big(b.balanceUusdc) + this.inventoryValue(ctx, b.id) + this.lentOut(ctx, b.id);
+      n += gross >= debt ? drawn : gross <= 0n ? 0n : (drawn * gross) / debt;
+    }
+    return n;
+  }
+
+  /**
+   * Net assets (balance − debt + what borrowers can repay + inventory taken over, at mark)
+   * and shares: what NAV is computed from.
+   */
   book(ctx: Context, p: Pool): PoolBook {
-    return { assets: big(p.balanceUusdc) - big(p.debtUusdc) + this.lentOut(ctx, p.id) + this.inventoryValue(ctx, p.id), shares: big(p.totalShares) };
+    return { assets: big(p.balanceUusdc) - big(p.debtUusdc) + this.lentOutValue(ctx, p.id) + this.inventoryValue(ctx, p.id), shares: big(p.totalShares) };
   }
 
   nav(ctx: Context, p: Pool): Dec {
@@ -319,6 +342,10 @@ export class InsuranceKeeper {
     const sources: { pool: string; amount: bigint }[] = [];
     let left = amount;
     let pool = this.requirePool(ctx, poolId);
+    // Sibling pools lend only against net assets (SPEC §3.6 step 7): every uusdc paid
+    // lowers the borrower's net assets by as much, so siblings lend at most what is left of
+    // them after the pool's own cash and the reserve's loan.
+    let backing = this.book(ctx, pool).assets;
     // 1. The pool itself.
     const own = minB(left, big(pool.balanceUusdc));
     if (own > 0n) {
@@ -326,6 +353,7 @@ export class InsuranceKeeper {
       this.setPool(ctx, pool);
       sources.push({ pool: poolId, amount: own });
       left -= own;
+      backing -= own;
     }
     // 2. The reserve, then 3. credit lines in order: each draw is a debt of the pool.
     const lenders: { id: string; cap: bigint | null }[] = [];
@@ -339,9 +367,10 @@ export class InsuranceKeeper {
       pool = this.requirePool(ctx, poolId);
       const line = pool.creditLines.find((l) => l.lenderPoolId === lender.id);
       const drawn = line ? big(line.drawnUusdc) : 0n;
-      const room = lender.cap === null ? left : maxB(0n, lender.cap - drawn);
+      const room = lender.cap === null ? left : minB(maxB(0n, lender.cap - drawn), maxB(0n, backing));
       const take = minB(left, minB(room, big(lp.balanceUusdc)));
       if (take === 0n) continue;
+      backing -= take;
       this.setPool(ctx, { ...lp, balanceUusdc: (big(lp.balanceUusdc) - take).toString() });
       const lines = line
         ? pool.creditLines.map((l) => (l.lenderPoolId === lender.id ? { ...l, drawnUusdc: (drawn + take).toString() } : l))
@@ -370,13 +399,15 @@ export class InsuranceKeeper {
     let n = big(pool.balanceUusdc);
     const reserve = this.reserve(ctx);
     if (reserve && reserve.id !== poolId) n += big(reserve.balanceUusdc);
+    let lines = 0n;
     for (const l of pool.creditLines) {
       if (reserve && l.lenderPoolId === reserve.id) continue;
       const lender = this.getPool(ctx, l.lenderPoolId);
       if (!lender) continue;
-      n += minB(maxB(0n, big(l.capUusdc) - big(l.drawnUusdc)), big(lender.balanceUusdc));
+      lines += minB(maxB(0n, big(l.capUusdc) - big(l.drawnUusdc)), big(lender.balanceUusdc));
     }
-    return n;
+    // Siblings lend only against what is left of the pool's net assets (see coverDeficit).
+    return n + minB(lines, maxB(0n, this.book(ctx, pool).assets - n));
   }
 
   /**
@@ -391,8 +422,9 @@ export class InsuranceKeeper {
     // for withdrawals (see processWithdrawals).
     const free = maxB(0n, big(p.balanceUusdc) + recallable(this.reserve(ctx), poolId) - escrowed);
     const coverage = required === 0n ? "" : Dec.ratio(free, required, "floor").toString();
-    if (p.requiredCapitalUusdc === required.toString() && p.cover2Uusdc === cover2.toString() && p.coverage === coverage) return p;
-    const next = { ...p, requiredCapitalUusdc: required.toString(), cover2Uusdc: cover2.toString(), coverage };
+    const netAssets = this.book(ctx, p).assets.toString();
+    if (p.requiredCapitalUusdc === required.toString() && p.cover2Uusdc === cover2.toString() && p.coverage === coverage && p.netAssetsUusdc === netAssets) return p;
+    const next = { ...p, requiredCapitalUusdc: required.toString(), cover2Uusdc: cover2.toString(), coverage, netAssetsUusdc: netAssets };
     this.setPool(ctx, next);
     ctx.events.emitTyped("backstop.insurance.v1.EventCoverage", { pool_id: poolId, required_capital_uusdc: required.toString(), cover2_uusdc: cover2.toString(), coverage });
     return next;

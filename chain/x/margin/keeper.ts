@@ -10,6 +10,7 @@
  *   0x03 ‖ owner ‖ market     → (index: the markets an owner holds a position in)
  *   0x04 ‖ market             → MarketRisk (multiplier, IMR, MMR, MMR target)
  *   0x05 ‖ market ‖ side ‖ key ‖ owner → (the liquidation index; see `indexKey`)
+ *   0x06 ‖ market             → open interest: Σ long sizes (raw 18-place integer as a decimal string)
  */
 import { Context } from "../../app/context";
 import { ErrInsufficientFunds } from "../../app/errors";
@@ -22,6 +23,7 @@ import { MarketKeeper } from "../clearing/markets";
 import { Account, MarketRisk, Params, Position, PositionRisk } from "../../../client/src/generated/backstop/margin/v1/margin";
 import { Market } from "../../../client/src/generated/backstop/clearing/v1/clearing";
 import {
+  closePart,
   accruedFunding,
   averageEntry,
   bankruptcyPrice,
@@ -34,8 +36,6 @@ import {
   PositionValues,
   liquidationPrice,
   UUSDC_PER_USD,
-  realizedPnl,
-  releasedMargin,
   scaledRatio,
   stepMmr,
 } from "./types/risk";
@@ -51,6 +51,7 @@ const POSITION = 0x02;
 const BY_OWNER = 0x03;
 const RISK = 0x04;
 const LIQ_INDEX = 0x05;
+const OPEN_INTEREST = 0x06;
 const LONG = 0x00;
 const SHORT = 0x01;
 const KEY_OFFSET = 1n << 255n;
@@ -86,6 +87,12 @@ export const DEFAULT_MARGIN_PARAMS: Params = { collateralDenom: "uusdc", maxMmrS
 
 /** The cumulative funding index of a market (USD per unit); the clearing module provides it. */
 export type FundingIndexFn = (ctx: Context, marketId: string) => Dec;
+
+/** The long part of a size string (raw): the size if positive, else 0. */
+function longPart(size: string): bigint {
+  const r = Dec.parse(size).raw;
+  return r > 0n ? r : 0n;
+}
 
 export function positionValues(p: Position): PositionValues {
   return { size: Dec.parse(p.size), entryPrice: Dec.parse(p.entryPrice), margin: BigInt(p.marginUusdc), fundingSnapshot: Dec.parse(p.fundingIndexSnapshot) };
@@ -238,6 +245,10 @@ export class MarginKeeper {
     const old = stored === undefined ? this.getPosition(ctx, p.owner, p.marketId) : (stored ?? undefined);
     const oldEntry = old ? this.indexEntry(old) : null;
     const newEntry = Dec.parse(p.size).isZero() ? null : this.indexEntry(p);
+    // Open interest (Σ long sizes) follows every change of a position's long part.
+    const oldLong = old ? longPart(old.size) : 0n;
+    const newLong = longPart(p.size);
+    if (oldLong !== newLong) this.moveOpenInterest(ctx, p.marketId, newLong - oldLong);
     if (oldEntry && (!newEntry || !oldEntry.equals(newEntry))) kv.delete(oldEntry);
     if (newEntry && (!oldEntry || !oldEntry.equals(newEntry) || old!.size !== p.size)) kv.set(newEntry, Buffer.from(p.size));
     if (Dec.parse(p.size).isZero() && BigInt(p.marginUusdc) === 0n) {
@@ -248,6 +259,19 @@ export class MarginKeeper {
     setProto(kv, skey(POSITION, p.marketId, p.owner), Position, p);
     // A stored position has its owner entry already (the two are written and deleted together).
     if (!old) kv.set(skey(BY_OWNER, p.owner, p.marketId), new Uint8Array());
+  }
+
+  /** A market's open interest: Σ long sizes (= Σ short sizes), kept as positions change. */
+  openInterest(ctx: Context, marketId: string): Dec {
+    const raw = this.kv(ctx).get(skey(OPEN_INTEREST, marketId));
+    return raw ? Dec.fromRaw(BigInt(Buffer.from(raw).toString())) : Dec.ZERO;
+  }
+
+  private moveOpenInterest(ctx: Context, marketId: string, delta: bigint): void {
+    const next = this.openInterest(ctx, marketId).raw + delta;
+    if (next < 0n) throw new Error(`open interest of ${marketId} would be negative`);
+    if (next === 0n) this.kv(ctx).delete(skey(OPEN_INTEREST, marketId));
+    else this.kv(ctx).set(skey(OPEN_INTEREST, marketId), Buffer.from(next.toString()));
   }
 
   positionsOf(ctx: Context, owner: string): Position[] {
@@ -280,16 +304,24 @@ export class MarginKeeper {
     return margin;
   }
 
-  /** Moves margin back to free collateral; the position must still meet its initial requirement at a fresh mark. */
+  /**
+   * Moves margin back to free collateral. Unrealised profit is not collateral (SPEC §3.3):
+   * at a fresh mark, both the margin left (net of accrued funding) and the equity must meet
+   * the initial requirement — a position in profit may not be left standing on paper gains,
+   * which a one-block move against it would turn into a deficit for the pool.
+   */
   removePositionMargin(ctx: Context, owner: string, marketId: string, amount: bigint): bigint {
     const market = this.markets.require(ctx, marketId);
     const p = this.requirePosition(ctx, owner, marketId);
     const margin = BigInt(p.marginUusdc);
     if (amount > margin) throw ErrInsufficientCollateral.wrap(`position margin ${margin}uusdc is less than ${amount}uusdc`);
     const mark = this.oracle.freshMark(ctx, market.oracleTicker);
+    const index = this.fundingIndex(ctx, marketId);
     const after: PositionValues = { ...positionValues(p), margin: margin - amount };
-    const e = equity(after, mark, this.fundingIndex(ctx, marketId));
-    const im = initialRequirement(after.size, mark, this.ratios(ctx, market).imr);
+    const e = equity(after, mark, index);
+    const im = initialRequirement(after.size, mark, this.ratiosFor(ctx, market, after).imr);
+    const kept = after.margin - accruedFunding(after, index);
+    if (kept < im) throw ErrBelowInitialMargin.wrap(`margin after removal ${kept}uusdc would be below the initial requirement ${im}uusdc (unrealised profit does not count)`);
     if (e < im) throw ErrBelowInitialMargin.wrap(`equity after removal ${e}uusdc would be below the initial requirement ${im}uusdc`);
     this.setPosition(ctx, { ...p, marginUusdc: (margin - amount).toString() });
     this.addFree(ctx, owner, amount);
@@ -340,29 +372,10 @@ export class MarginKeeper {
     if (size.isZero() || size.isPositive() === q.isPositive()) {
       open(q);
     } else {
-      const c = q.abs().lt(size.abs()) ? q.abs() : size.abs();
-      const closeSigned = size.isPositive() ? c : c.neg();
-      realized = realizedPnl(entry, closeSigned, price);
-      const released = releasedMargin(margin < 0n ? 0n : margin, closeSigned, size);
-      margin -= released;
-      size = size.sub(closeSigned);
-      const toFree = released + realized;
-      if (toFree >= 0n) {
-        free.amount += toFree;
-      } else margin += toFree;
-      const extra = q.add(closeSigned);
-      if (size.isZero()) {
-        entry = Dec.ZERO;
-        if (margin > 0n) {
-          free.amount += margin;
-          margin = 0n;
-        }
-      }
-      if (margin < 0n) {
-        deficit = -margin;
-        margin = 0n;
-      }
-      if (!extra.isZero()) open(extra);
+      const c = closePart(size, entry, margin, q, price);
+      ({ size, entry, margin, realized, deficit } = c);
+      free.amount += c.toFree;
+      if (!c.extra.isZero()) open(c.extra);
     }
     this.setPosition(ctx, {
       owner,
@@ -525,6 +538,11 @@ export class MarginKeeper {
     if (!stored) return { ...t, mmr: t.mmrTarget };
     // IMR applies at once to new exposure; MMR is the stepped value.
     return { multiplier: t.multiplier, imr: t.imr, mmr: Dec.parse(stored.mmr), mmrTarget: t.mmrTarget };
+  }
+
+  /** The ratios that apply to a position (its risk tier's; see `riskTier`). */
+  ratiosFor(ctx: Context, market: Market, _v: PositionValues): { multiplier: Dec; imr: Dec; mmr: Dec; mmrTarget: Dec } {
+    return this.ratios(ctx, market);
   }
 
   private targets(ctx: Context, market: Market): { multiplier: Dec; imr: Dec; mmrTarget: Dec } {

@@ -155,6 +155,51 @@ export function averageEntry(size: Dec, entry: Dec, addSize: Dec, price: Dec): D
   return value.div(total, "floor");
 }
 
+export interface CloseOutcome {
+  /** Size, entry and margin after the close (margin ≥ 0). */
+  readonly size: Dec;
+  readonly entry: Dec;
+  readonly margin: bigint;
+  readonly realized: bigint;
+  /** What the close pays to free collateral (released margin and profit, ≥ 0). */
+  readonly toFree: bigint;
+  /** The loss beyond the position's margin (≥ 0): the insurance waterfall pays it. */
+  readonly deficit: bigint;
+  /** The part of `q` beyond the position (signed, same sign as q): it opens the other way. */
+  readonly extra: Dec;
+}
+
+/**
+ * The closing part of a fill `q` (signed: positive bought) at `price` against a position
+ * (size, entry, margin net of accrued funding): margin is released pro rata plus the
+ * realised PnL; a loss beyond the released margin comes out of the margin left; a
+ * position closed in full returns what margin is left; whatever is still negative is the
+ * deficit. A fill on the position's own side (or a flat position) closes nothing.
+ */
+export function closePart(size: Dec, entry: Dec, margin: bigint, q: Dec, price: Dec): CloseOutcome {
+  if (size.isZero() || size.isPositive() === q.isPositive()) return { size, entry, margin, realized: 0n, toFree: 0n, deficit: 0n, extra: q };
+  const c = q.abs().lt(size.abs()) ? q.abs() : size.abs();
+  const closeSigned = size.isPositive() ? c : c.neg();
+  const realized = realizedPnl(entry, closeSigned, price);
+  const released = releasedMargin(margin < 0n ? 0n : margin, closeSigned, size);
+  let m = margin - released;
+  const left = size.sub(closeSigned);
+  let toFree = 0n;
+  const gain = released + realized;
+  if (gain >= 0n) toFree += gain;
+  else m += gain;
+  if (left.isZero() && m > 0n) {
+    toFree += m;
+    m = 0n;
+  }
+  let deficit = 0n;
+  if (m < 0n) {
+    deficit = -m;
+    m = 0n;
+  }
+  return { size: left, entry: left.isZero() ? Dec.ZERO : entry, margin: m, realized, toFree, deficit, extra: q.add(closeSigned) };
+}
+
 /** Smallest amount of uusdc that must be added so that E ≥ requirement (0 when already met). */
 export function shortfall(equityUusdc: bigint, requirement: bigint): bigint {
   return equityUusdc >= requirement ? 0n : requirement - equityUusdc;

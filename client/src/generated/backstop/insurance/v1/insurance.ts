@@ -63,6 +63,12 @@ export interface Pool {
    * raised by 1/coverage (within each market's max_margin_multiplier); off when false.
    */
   preemptiveMargin: boolean;
+  /**
+   * net_assets_uusdc: balance − debt + what borrowers can repay of what they owe it +
+   * its takeover inventory at mark, as of the last end-block (integer string; signed).
+   * The open-interest cap relative to the pool (max_oi_to_pool) reads it.
+   */
+  netAssetsUusdc: string;
 }
 
 /** Withdrawal is a pending LP withdrawal. */
@@ -250,6 +256,7 @@ function createBasePool(): Pool {
     cover2Uusdc: "",
     coverage: "",
     preemptiveMargin: false,
+    netAssetsUusdc: "",
   };
 }
 
@@ -316,6 +323,9 @@ export const Pool: MessageFns<Pool> = {
     }
     if (message.preemptiveMargin !== false) {
       writer.uint32(152).bool(message.preemptiveMargin);
+    }
+    if (message.netAssetsUusdc !== "") {
+      writer.uint32(162).string(message.netAssetsUusdc);
     }
     return writer;
   },
@@ -485,6 +495,14 @@ export const Pool: MessageFns<Pool> = {
             message.preemptiveMargin = reader.bool();
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.netAssetsUusdc = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -526,6 +544,7 @@ export const Pool: MessageFns<Pool> = {
       cover2Uusdc: isSet(object.cover2_uusdc) ? globalThis.String(object.cover2_uusdc) : "",
       coverage: isSet(object.coverage) ? globalThis.String(object.coverage) : "",
       preemptiveMargin: isSet(object.preemptive_margin) ? globalThis.Boolean(object.preemptive_margin) : false,
+      netAssetsUusdc: isSet(object.net_assets_uusdc) ? globalThis.String(object.net_assets_uusdc) : "",
     };
   },
 
@@ -588,6 +607,9 @@ export const Pool: MessageFns<Pool> = {
     if (message.preemptiveMargin !== false) {
       obj.preemptive_margin = message.preemptiveMargin;
     }
+    if (message.netAssetsUusdc !== "") {
+      obj.net_assets_uusdc = message.netAssetsUusdc;
+    }
     return obj;
   },
 
@@ -618,6 +640,7 @@ export const Pool: MessageFns<Pool> = {
     message.cover2Uusdc = object.cover2Uusdc ?? "";
     message.coverage = object.coverage ?? "";
     message.preemptiveMargin = object.preemptiveMargin ?? false;
+    message.netAssetsUusdc = object.netAssetsUusdc ?? "";
     return message;
   },
 };
