@@ -718,7 +718,7 @@ export class ClearingKeeper {
       if (!worst || c.deficit > worst.deficit) worst = { order: o, deficit: c.deficit };
     }
     if (drop.length > 0) return drop;
-    if (worst && total > this.insurance.capacity(ctx, market.insurancePoolId)) return [{ order: worst.order, why: "liquidation: the waterfall cannot pay the deficit of this fill" }];
+    if (worst && total > this.lossRoom(ctx, market)) return [{ order: worst.order, why: "liquidation: the waterfall cannot pay the deficit of this fill" }];
     return [];
   }
 
@@ -748,7 +748,7 @@ export class ClearingKeeper {
     // What the waterfall can pay (read once; only ADL below pays from it before the auction),
     // less the worst-case deficits of the liquidation orders placed so far in this market:
     // the waterfall must be able to pay all of them when the auction settles.
-    let capacity = this.insurance.capacity(ctx, market.insurancePoolId);
+    let capacity = this.lossRoom(ctx, market);
     let committed = 0n;
     let placed = 0;
     for (const found of positions) {
@@ -776,7 +776,7 @@ export class ClearingKeeper {
       if (!close.solvent && -e > room) {
         // Tier 4: nothing stands behind this deficit but the winners.
         const left = this.autoDeleverage(ctx, market, p, mark, room > 0n ? room : 0n);
-        capacity = this.insurance.capacity(ctx, market.insurancePoolId);
+        capacity = this.lossRoom(ctx, market);
         if (left.isZero()) continue;
         qty = left; // no profitable counterparty is left: the book takes the rest
       }
@@ -852,7 +852,7 @@ export class ClearingKeeper {
     const v = positionValues(pos);
     const index = this.margin.fundingIndexOf(ctx, market.id);
     const e = equity(v, mark, index);
-    const room = this.insurance.capacity(ctx, market.insurancePoolId);
+    const room = this.lossRoom(ctx, market);
     if (-e > room) {
       // What ADL cannot place stays liquidatable: this block's tier 1 offers it to the book.
       this.autoDeleverage(ctx, market, pos, mark, room);
@@ -867,6 +867,24 @@ export class ClearingKeeper {
     this.margin.applyFill(ctx, acct, market.id, v.size, mark, imr);
     this.recordLiquidation(ctx, { height: ctx.height, marketId: market.id, owner: pos.owner, tier: LiquidationTier.LIQUIDATION_TIER_POOL_TAKEOVER, quantity: v.size.abs().toString(), price: mark.toString(), feeUusdc: fee.toString(), deficitUusdc: deficit.toString() });
     ctx.events.emitTyped("backstop.clearing.v1.EventPoolTakeover", { pool_id: market.insurancePoolId, market_id: market.id, owner: pos.owner, size: v.size.toString(), price: mark.toString(), deficit_uusdc: deficit.toString() });
+  }
+
+  /**
+   * What the waterfall will pay for deficits in this market now: what it can pay
+   * (`InsuranceKeeper.capacity`), but at most max_takeover_fraction of the pool's net
+   * assets — the same bound as the takeover cap, so that one incident in one market costs
+   * the pool at most that share of its capital however the loss arrives (a gap through
+   * the bankruptcy price, the liquidation auction, a takeover); beyond it, ADL. Net assets
+   * fall as the pool pays, so successive deficits in a block shrink the room.
+   */
+  lossRoom(ctx: Context, market: Market): bigint {
+    const capacity = this.insurance.capacity(ctx, market.insurancePoolId);
+    const pool = this.insurance.getPool(ctx, market.insurancePoolId);
+    if (!pool) return 0n;
+    const fraction = market.maxTakeoverFraction === "" ? Dec.ONE : Dec.parse(market.maxTakeoverFraction);
+    const assets = this.insurance.book(ctx, pool).assets;
+    const budget = fraction.mulIntToInt(assets > 0n ? assets : 0n, "floor");
+    return budget < capacity ? budget : capacity;
   }
 
   /**
@@ -910,7 +928,7 @@ export class ClearingKeeper {
     // loss at the mark is more than the waterfall can pay, ADL closes it against the
     // profitable side, the pools paying what they can.
     const loss = -equity(positionValues(pos), mark, this.margin.fundingIndexOf(ctx, market.id));
-    const room = this.insurance.capacity(ctx, market.insurancePoolId);
+    const room = this.lossRoom(ctx, market);
     if (loss > room) {
       this.autoDeleverage(ctx, market, pos, mark, room);
       pos = this.margin.getPosition(ctx, acct, market.id);
@@ -1148,7 +1166,7 @@ export class ClearingKeeper {
     const free0 = this.margin.freeCollateral(ctx, owner);
     const { deficit } = this.margin.applyFill(ctx, owner, marketId, ownerSide, price, imr);
     // The waterfall must be able to pay what the bid leaves; beyond it, ADL decides (the tx reverts).
-    const room = this.insurance.capacity(ctx, market.insurancePoolId);
+    const room = this.lossRoom(ctx, market);
     if (deficit > room) throw ErrInsuranceExhausted.wrap(`the bid leaves a deficit of ${deficit}uusdc; the waterfall can pay ${room}uusdc`);
     this.margin.applyFill(ctx, bidder, marketId, ownerSide.neg(), price, imr);
     let fee: bigint;
