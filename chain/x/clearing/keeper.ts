@@ -29,6 +29,8 @@
  *                             sequential, so a block's orders so far = next id − this
  *   0x12 ‖ market           → OrderExposure of the market's live orders (buy, sell)
  *   0x13 ‖ owner            → u64 height ‖ u32 count: the owner's new orders in that block
+ *   0x14 ‖ market           → u64 height ‖ uusdc (decimal string): deficits the waterfall paid
+ *                             in the market in that block (the loss budget; see lossRoom)
  */
 import { Context } from "../../app/context";
 import { ProtoType } from "../../app/module";
@@ -86,6 +88,7 @@ const PARAMS = 0x10;
 const BLOCK_FIRST_ID = 0x11;
 const MARKET_EXPOSURE = 0x12;
 const BLOCK_ORDERS = 0x13;
+const BLOCK_LOSS = 0x14;
 const BUY_SIDE = 0x00;
 const SELL_SIDE = 0x01;
 /** The value of an index entry: the key is the information. */
@@ -872,19 +875,29 @@ export class ClearingKeeper {
   /**
    * What the waterfall will pay for deficits in this market now: what it can pay
    * (`InsuranceKeeper.capacity`), but at most max_takeover_fraction of the pool's net
-   * assets — the same bound as the takeover cap, so that one incident in one market costs
-   * the pool at most that share of its capital however the loss arrives (a gap through
-   * the bankruptcy price, the liquidation auction, a takeover); beyond it, ADL. Net assets
-   * fall as the pool pays, so successive deficits in a block shrink the room.
+   * assets as of the block's start, less what it has paid in the market in this block —
+   * the same bound as the takeover cap, so that one incident in one market costs the pool
+   * at most that share of its capital however the loss arrives (a gap through the
+   * bankruptcy price, the liquidation auction, a takeover) and however many accounts it is
+   * split across; beyond it, ADL.
    */
   lossRoom(ctx: Context, market: Market): bigint {
     const capacity = this.insurance.capacity(ctx, market.insurancePoolId);
     const pool = this.insurance.getPool(ctx, market.insurancePoolId);
     if (!pool) return 0n;
     const fraction = market.maxTakeoverFraction === "" ? Dec.ONE : Dec.parse(market.maxTakeoverFraction);
-    const assets = this.insurance.book(ctx, pool).assets;
-    const budget = fraction.mulIntToInt(assets > 0n ? assets : 0n, "floor");
-    return budget < capacity ? budget : capacity;
+    const assets = big(pool.netAssetsUusdc);
+    const budget = fraction.mulIntToInt(assets > 0n ? assets : 0n, "floor") - this.blockLoss(ctx, market.id);
+    const room = budget < capacity ? budget : capacity;
+    return room > 0n ? room : 0n;
+  }
+
+  /** What the waterfall has paid for deficits in the market in this block. */
+  private blockLoss(ctx: Context, marketId: string): bigint {
+    const raw = this.kv(ctx).get(skey(BLOCK_LOSS, marketId));
+    if (!raw) return 0n;
+    const b = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+    return b.readBigUInt64BE(0) === ctx.height ? BigInt(b.subarray(8).toString()) : 0n;
   }
 
   /**
@@ -1285,9 +1298,14 @@ export class ClearingKeeper {
     return filled;
   }
 
-  /** A loss beyond a position's margin: the market's pool pays it into the margin account. */
+  /** A loss beyond a position's margin: the market's pool pays it into the margin account (counted in the block's loss budget). */
   payDeficit(ctx: Context, market: Market, deficit: bigint): bigint {
     const out = this.insurance.coverDeficit(ctx, market.insurancePoolId, deficit, MARGIN_MODULE, market.id);
+    if (out.paid > 0n) {
+      const h = Buffer.allocUnsafe(8);
+      h.writeBigUInt64BE(ctx.height, 0);
+      this.kv(ctx).set(skey(BLOCK_LOSS, market.id), Buffer.concat([h, Buffer.from((this.blockLoss(ctx, market.id) + out.paid).toString())]));
+    }
     return out.unpaid;
   }
 
