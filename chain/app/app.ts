@@ -46,6 +46,8 @@ import { GasKV, GasMeter } from "./gas";
 import { AppError, ErrInvalidHeight, ErrInvalidRequest, ErrOutOfGas, ErrUnknownRequest, RegisteredError, toAbciError } from "./errors";
 import { GasPrice, parseGasPrices } from "./coins";
 import { ante, decodeTx, DecodedTx } from "./tx";
+import { countOrders, FeePricer, ProposalTx, proposalTx, selectTxs } from "./proposal";
+import type { Params as ClearingParams } from "../../client/src/generated/backstop/clearing/v1/clearing";
 import { buildModules, AppModules } from "./modules";
 import { mkdirSync } from "node:fs";
 
@@ -61,7 +63,7 @@ export const APP_VERSION = "0.1.0";
  * its owner's orders in the market and caps a partial close's fee at the remaining equity,
  * and the clearing params are stored, changed by MsgUpdateParams and enforced.
  */
-export const APP_PROTOCOL_VERSION = 3n;
+export const APP_PROTOCOL_VERSION = 4n;
 
 /** Application metadata under prefix 0x00 (the modules use 0x01…). */
 const META_PREFIX = Uint8Array.of(0x00);
@@ -109,6 +111,10 @@ export class BackstopApp implements AbciApplication {
   readonly modules: AppModules;
   private readonly minGasPrices: GasPrice[];
   private readonly maxTxBytes: number;
+  /** Prices fees for PrepareProposal's order, from the node's minimum gas prices. */
+  private readonly feePricer: FeePricer;
+  /** Proposal facts by tx bytes (see proposalTx). */
+  private readonly proposalTxs = new WeakMap<Uint8Array, ProposalTx | null>();
   private checkState: CacheKV;
   private deliverState: CacheKV | null = null;
   /** Height and app hash of the block finalized but not yet committed. */
@@ -124,6 +130,7 @@ export class BackstopApp implements AbciApplication {
     this.modules = buildModules();
     this.minGasPrices = parseGasPrices(opts.minGasPrices ?? DEFAULT_MIN_GAS_PRICES);
     this.maxTxBytes = opts.maxTxBytes ?? 1024 * 1024;
+    this.feePricer = new FeePricer(this.minGasPrices);
     if (store.lastCommit().height > 0n) {
       const raw = this.readMeta(store, PROTOCOL_VERSION_KEY);
       const version = raw ? Buffer.from(raw).readBigUInt64BE(0) : 1n;
@@ -253,23 +260,75 @@ export class BackstopApp implements AbciApplication {
   // ---------------------------------------------------------------------------
   // ABCI: consensus
 
+  /**
+   * The block's txs: by fee per gas, then arrival, each signer's in sequence order, within
+   * the block's bytes and gas and the clearing params' order limits (`selectTxs` in
+   * proposal.ts says how). What is left out stays in the mempool: the engine and CometBFT
+   * remove only the txs a committed block holds.
+   */
   prepareProposal(req: RequestPrepareProposal): ResponsePrepareProposal {
-    const txs: Uint8Array[] = [];
-    let bytes = 0;
-    for (const tx of req.txs) {
-      if (bytes + tx.length > Number(req.maxTxBytes)) break;
-      bytes += tx.length;
-      txs.push(tx);
-    }
-    return { txs };
+    const base = this.proposalBase();
+    const params = this.proposalParams(base);
+    const candidates = req.txs.map((tx) => this.proposalTx(tx));
+    const picked = selectTxs(
+      candidates,
+      {
+        maxBytes: Number(req.maxTxBytes),
+        maxGas: this.consensus(base).maxBlockGas,
+        maxOrders: params.maxOrdersPerBlock,
+        maxOrdersPerAccount: params.maxOrdersPerAccountPerBlock,
+      },
+      this.feePricer,
+    );
+    return { txs: picked.map((i) => req.txs[i]) };
   }
 
+  /**
+   * Accepts a proposal within the block's bytes and with at most max_orders_per_block
+   * MsgPlaceOrder messages. The keeper refuses orders beyond the limit at delivery anyway
+   * (clearing/15); refusing the block keeps a proposer running other code from filling it
+   * with txs that fail and still pay, and keeps every block's execution bounded.
+   */
   processProposal(req: RequestProcessProposal): ResponseProcessProposal {
-    const { maxBlockBytes } = this.consensus(this.store);
+    const base = this.proposalBase();
+    const { maxBlockBytes } = this.consensus(base);
     let bytes = 0;
     for (const tx of req.txs) bytes += tx.length;
-    const ok = maxBlockBytes <= 0 || bytes <= maxBlockBytes;
+    const { maxOrdersPerBlock } = this.proposalParams(base);
+    const ok = (maxBlockBytes <= 0 || bytes <= maxBlockBytes) && countOrders(req.txs.map((tx) => this.proposalTx(tx))) <= maxOrdersPerBlock;
     return { status: ok ? ResponseProcessProposal_ProposalStatus.ACCEPT : ResponseProcessProposal_ProposalStatus.REJECT };
+  }
+
+  /**
+   * The state the next block starts from: the committed state, or before block 1 the
+   * genesis InitChain staged (deliverState is set only from InitChain or FinalizeBlock
+   * until Commit, and proposals come between a Commit and the next FinalizeBlock).
+   */
+  private proposalBase(): KVReader {
+    return this.deliverState ?? this.store;
+  }
+
+  /** The clearing params (order limits) of that state. */
+  private proposalParams(base: KVReader): ClearingParams {
+    return this.modules.clearing.getParams(this.makeContext(new CacheKV(base), "query", 0n, this.lastBlockTime, GasMeter.infinite()));
+  }
+
+  /**
+   * What a proposal needs of a tx (`proposalTx`), by its bytes: remembered at CheckTx,
+   * whose decoding it reuses (the engine proposes the very buffers its mempool got), or
+   * decoded here; null if the tx cannot be decoded. Weakly held: an entry goes with its tx.
+   */
+  private proposalTx(bytes: Uint8Array): ProposalTx | null {
+    let t = this.proposalTxs.get(bytes);
+    if (t === undefined) {
+      try {
+        t = proposalTx(decodeTx(bytes, this.modules.manager, this.maxTxBytes));
+      } catch {
+        t = null;
+      }
+      this.proposalTxs.set(bytes, t);
+    }
+    return t;
   }
 
   finalizeBlock(req: RequestFinalizeBlock): ResponseFinalizeBlock {
@@ -335,7 +394,10 @@ export class BackstopApp implements AbciApplication {
   query(req: RequestQuery): ResponseQuery {
     const { height } = this.store.lastCommit();
     const fail = (err: unknown): ResponseQuery => {
-      const e = toAbciError(err);
+      // An error that is not a registered one — a request that does not decode, above all —
+      // is sdk/18 invalid request, as the Cosmos SDK's gRPC query router reports a handler's
+      // plain error (baseapp gRPCErrorToSDKError), never the codespace "undefined".
+      const e = toAbciError(err instanceof AppError ? err : ErrInvalidRequest.wrap(err instanceof Error ? err.message : String(err)));
       return { code: e.code, log: e.log, info: "", index: 0n, key: new Uint8Array(), value: new Uint8Array(), proofOps: undefined, height, codespace: e.codespace };
     };
     try {
@@ -394,6 +456,7 @@ export class BackstopApp implements AbciApplication {
     } catch (err) {
       return outcome(err);
     }
+    if (mode === "check" && !this.proposalTxs.has(bytes)) this.proposalTxs.set(bytes, proposalTx(tx));
     gas = mode === "simulate" ? GasMeter.infinite() : new GasMeter(tx.gasLimit);
     const txMark = state.mark();
     try {
@@ -404,11 +467,16 @@ export class BackstopApp implements AbciApplication {
         const probeMark = state.mark();
         const probe = this.makeContext(state, mode, height, time, gas, new EventManager());
         try {
-          for (const m of tx.msgs) m.def.check?.(probe, m.msg);
+          // A Msg's check sees what the tx's earlier Msgs would admit (e.g. their order count).
+          for (const m of tx.msgs) {
+            m.def.check?.(probe, m.msg);
+            m.def.admit?.(probe, m.msg);
+          }
         } finally {
           state.rollback(probeMark);
           state.release(probeMark);
         }
+        for (const m of tx.msgs) m.def.admit?.(ctx, m.msg);
         return outcome(null, new Uint8Array(), events.events());
       }
 

@@ -79,7 +79,7 @@ describe("transaction checks", () => {
     const r = runBlock(app, height, [tx]);
     runBlock(twin, height, []);
     expectOk(r.txResults[0]);
-    const fee = 200_000n * 25n / 10000n + 1n;
+    const fee = 400_000n * 25n / 10000n + 1n; // the test signer's default gas limit and price
     expect(balance(app, bob.address)).toBe(b0 + 1234n);
     expect(balance(app, alice.address)).toBe(a0 - 1234n - fee);
     expect(sequence(app, alice.address)).toBe(seq + 1n);
@@ -177,7 +177,7 @@ describe("transaction checks", () => {
     height++;
     const r = runBlock(app, height, [tx]);
     expect({ codespace: r.txResults[0].codespace, code: r.txResults[0].code }).toEqual({ codespace: "sdk", code: 5 });
-    const fee = 200_000n * 25n / 10000n + 1n;
+    const fee = 400_000n * 25n / 10000n + 1n; // the test signer's default gas limit and price
     expect(balance(app, bob.address)).toBe(b0);
     expect(balance(app, alice.address)).toBe(a0 - fee);
     expect(sequence(app, alice.address)).toBe(seq + 1n);

@@ -283,8 +283,11 @@ export class Engine extends EventEmitter {
         proposerAddress: Buffer.from(this.validator.address, "hex"),
       });
       const txs = prep.txs;
-      // The mempool has the hashes of what it reaped (the proposal is a prefix of it).
-      const hashes = txs.map((t, i) => (reaped[i]?.tx === t ? reaped[i].hash : txHash(t)));
+      // The mempool has the hashes of what it reaped. The proposal holds some of those txs,
+      // in its own order (fee per gas first; see the application's PrepareProposal); what it
+      // leaves out stays in the mempool (only committed txs are removed) for a later block.
+      let reapedHash: Map<Uint8Array, string> | undefined;
+      const hashes = txs.map((t, i) => (reaped[i]?.tx === t ? reaped[i].hash : (reapedHash ??= new Map(reaped.map((r) => [r.tx, r.hash]))).get(t) ?? txHash(t)));
       const block = this.makeBlock(height, txs, hashes);
       const proc = this.app.processProposal({
         txs,
