@@ -72,6 +72,8 @@ export interface RiskLimits {
   readonly openInterestUsd: bigint;
   /** Open interest at most this multiple of the pool's net assets. */
   readonly oiToPool: string;
+  /** Risk tiers: above an entry notional (USD), these base IMR and MMR. */
+  readonly tiers: readonly { readonly aboveUsd: bigint; readonly imr: string; readonly mmr: string }[];
 }
 
 /** A localnet market's parameters (decimals as strings, SPEC §3.3). */
@@ -102,7 +104,7 @@ export function localnetMarket(id: string, pool: string, imr: string, mmr: strin
     funding_rate_cap: "0.001",
     max_open_orders_per_account: 100,
     status: "MARKET_STATUS_ACTIVE",
-    risk_tiers: [],
+    risk_tiers: (limits?.tiers ?? []).map((t) => ({ notional_uusdc: (t.aboveUsd * 1_000_000n).toString(), imr: t.imr, mmr: t.mmr })),
     max_position_notional_uusdc: limits ? (limits.positionUsd * 1_000_000n).toString() : "0",
     max_open_interest_uusdc: limits ? (limits.openInterestUsd * 1_000_000n).toString() : "0",
     max_oi_to_pool: limits?.oiToPool ?? "0",
@@ -151,9 +153,33 @@ export function localnetAppState(addresses: readonly string[]): Record<string, u
     clearing: {
       params: { max_orders_per_block: 10000, max_orders_per_account_per_block: 100 },
       markets: [
-        localnetMarket("BTC-USD", "majors", "0.05", "0.03", "0.1", "0.0001", { positionUsd: 50_000_000n, openInterestUsd: 500_000_000n, oiToPool: "20" }),
-        localnetMarket("ETH-USD", "majors", "0.05", "0.03", "0.01", "0.001", { positionUsd: 25_000_000n, openInterestUsd: 250_000_000n, oiToPool: "20" }),
-        localnetMarket("SOL-USD", "alts", "0.1", "0.05", "0.001", "0.01", { positionUsd: 5_000_000n, openInterestUsd: 20_000_000n, oiToPool: "10" }),
+        localnetMarket("BTC-USD", "majors", "0.05", "0.03", "0.1", "0.0001", {
+          positionUsd: 50_000_000n,
+          openInterestUsd: 500_000_000n,
+          oiToPool: "20",
+          tiers: [
+            { aboveUsd: 5_000_000n, imr: "0.075", mmr: "0.045" },
+            { aboveUsd: 20_000_000n, imr: "0.1", mmr: "0.06" },
+          ],
+        }),
+        localnetMarket("ETH-USD", "majors", "0.05", "0.03", "0.01", "0.001", {
+          positionUsd: 25_000_000n,
+          openInterestUsd: 250_000_000n,
+          oiToPool: "20",
+          tiers: [
+            { aboveUsd: 5_000_000n, imr: "0.075", mmr: "0.045" },
+            { aboveUsd: 10_000_000n, imr: "0.1", mmr: "0.06" },
+          ],
+        }),
+        localnetMarket("SOL-USD", "alts", "0.1", "0.05", "0.001", "0.01", {
+          positionUsd: 5_000_000n,
+          openInterestUsd: 20_000_000n,
+          oiToPool: "10",
+          tiers: [
+            { aboveUsd: 1_000_000n, imr: "0.15", mmr: "0.075" },
+            { aboveUsd: 2_500_000n, imr: "0.2", mmr: "0.1" },
+          ],
+        }),
       ],
       orders: [],
       funding: [],

@@ -40,7 +40,7 @@ import { PrefixKV } from "../../store/prefix";
 import { getProto, getShared, key, skey, u64s, prefixEndOf, scanProto, setProto, u64 } from "../../store/codec";
 import { BankKeeper } from "../bank/keeper";
 import { OracleKeeper } from "../oracle/keeper";
-import { FreeTally, MarginKeeper, MARGIN_MODULE, positionValues } from "../margin/keeper";
+import { FreeTally, MarginKeeper, MARGIN_MODULE, positionValues, riskTier } from "../margin/keeper";
 import { InsuranceKeeper } from "../insurance/keeper";
 import { FEE_COLLECTOR } from "../../app/tx";
 import { moduleAddress } from "../../crypto/keys";
@@ -408,7 +408,9 @@ export class ClearingKeeper {
     const { hi } = bandLimits({ oraclePrice: mark, band: Dec.parse(market.priceBand) });
     const worst = o.side === Side.SIDE_BUY ? o.price : Dec.max(o.price, hi);
     const fee = Dec.parse(market.takerFeeRate).mulIntToInt(notionalCeil(o.quantity, worst), "ceil");
-    const im = o.reduceOnly ? 0n : initialRequirement(o.quantity, worst, this.margin.ratios(ctx, market).imr);
+    // The IMR of the risk tier the position would reach if the order filled in full.
+    const tier = riskTier(market, size.abs().add(o.quantity), worst);
+    const im = o.reduceOnly ? 0n : initialRequirement(o.quantity, worst, this.margin.ratiosForTier(ctx, market, tier).imr);
     const reserve = im + fee;
     const free = this.margin.readFree(ctx, o.owner);
     if (free.amount < reserve) throw ErrInsufficientMargin.wrap(`needs ${reserve}uusdc free, has ${free.amount}uusdc`);
@@ -743,7 +745,6 @@ export class ClearingKeeper {
     this.updateAuctions(ctx, market, mark, positions);
     this.unwindPoolInventory(ctx, market, mark);
     if (positions.length === 0) return 0;
-    const { imr } = this.margin.ratios(ctx, market);
     const index = this.margin.fundingIndexOf(ctx, market.id);
     const step = Dec.parse(market.stepSize);
     const tick = Dec.parse(market.tickSize);
@@ -766,7 +767,7 @@ export class ClearingKeeper {
         equity: e,
         mark,
         bankruptcy: bankruptcyPrice(v, index) ?? mark,
-        imr,
+        imr: this.margin.ratiosFor(ctx, market, v).imr,
         stepSize: step,
         tickSize: tick,
         maxFraction: Dec.parse(market.maxLiquidationFractionPerBlock),
@@ -1101,11 +1102,10 @@ export class ClearingKeeper {
   private updateAuctions(ctx: Context, market: Market, mark: Dec, liquidatable: readonly { owner: string; size: string }[]): void {
     const kv = this.kv(ctx);
     const index = this.margin.fundingIndexOf(ctx, market.id);
-    const mmr = this.margin.ratios(ctx, market).mmr;
     const crossing = new Set(liquidatable.map((p) => p.owner));
     for (const [, a] of [...scanProto(kv, key(AUCTIONS, market.id), LiquidationAuction)]) {
       const p = this.margin.getPosition(ctx, a.owner, market.id);
-      if (!p || Dec.parse(p.size).isZero() || (!crossing.has(a.owner) && !isLiquidatable(positionValues(p), mark, index, mmr))) kv.delete(this.auctionKey(market.id, a.owner));
+      if (!p || Dec.parse(p.size).isZero() || (!crossing.has(a.owner) && !isLiquidatable(positionValues(p), mark, index, this.margin.ratiosFor(ctx, market, positionValues(p)).mmr))) kv.delete(this.auctionKey(market.id, a.owner));
     }
     for (const p of liquidatable) {
       const k = this.auctionKey(market.id, p.owner);
@@ -1172,7 +1172,9 @@ export class ClearingKeeper {
     // The bidder buys a long (pays at most its limit) or sells into a short (receives at least its limit).
     if (long ? price.gt(priceLimit) : price.lt(priceLimit)) throw ErrBidPrice.wrap(`auction price ${price}, limit ${priceLimit}`);
     const { imr } = this.margin.ratios(ctx, market);
-    const im = initialRequirement(taken, price, imr);
+    // The bidder's margin at the IMR of the risk tier its position would reach.
+    const held = this.margin.getPosition(ctx, bidder, marketId);
+    const im = initialRequirement(taken, price, this.margin.ratiosForTier(ctx, market, riskTier(market, (held ? Dec.parse(held.size).abs() : Dec.ZERO).add(taken), price)).imr);
     const free = this.margin.freeCollateral(ctx, bidder);
     if (free < im) throw ErrInsufficientMargin.wrap(`needs ${im}uusdc free, has ${free}uusdc`);
     const ownerSide = long ? taken.neg() : taken;

@@ -14,6 +14,8 @@ import { ErrInvalidMarket, ErrUnknownMarket } from "./errors";
 
 export const CLEARING_STORE_PREFIX = Uint8Array.of(0x05);
 const MARKET = 0x01;
+/** At most this many risk tiers per market (the liquidation index keeps one per side and tier). */
+export const MAX_TIERS = 8;
 const MARKET_ID_RE = /^[A-Z0-9]{1,16}-[A-Z0-9]{1,16}$/;
 
 export class MarketKeeper {
@@ -99,7 +101,7 @@ export function validateMarket(m: Market | undefined): Market {
     if (ti.lt(prev.imr) || tm.lt(prev.mmr)) throw ErrInvalidMarket.wrap(`risk_tiers[${i}] ratios must not be below the previous tier's`);
     prev = { notional: BigInt(t.notionalUusdc), imr: ti, mmr: tm };
   }
-  if (m.riskTiers.length > 8) throw ErrInvalidMarket.wrap("at most 8 risk tiers");
+  if (m.riskTiers.length > MAX_TIERS) throw ErrInvalidMarket.wrap(`at most ${MAX_TIERS} risk tiers`);
   if (m.status === MarketStatus.MARKET_STATUS_UNSPECIFIED) return { ...m, status: MarketStatus.MARKET_STATUS_ACTIVE };
   if (!(m.status in MarketStatus) || m.status < 0) throw ErrInvalidMarket.wrap(`invalid status ${m.status}`);
   return m;

@@ -157,6 +157,8 @@ export class ClearingModule implements AppModule {
           if (cur.oracleTicker !== next.oracleTicker) throw ErrInvalidRequest.wrap("a market's oracle ticker cannot change");
           if (cur.insurancePoolId !== next.insurancePoolId) throw ErrInvalidRequest.wrap("a market's insurance pool cannot change");
           this.markets.set(ctx, next);
+          // New risk tiers move positions between the per-tier liquidation indexes.
+          if (JSON.stringify(cur.riskTiers) !== JSON.stringify(next.riskTiers)) this.margin.reindexMarket(ctx, next);
           return {};
         },
       }),

@@ -9,7 +9,8 @@
  *   0x02 ‖ market ‖ owner     → Position
  *   0x03 ‖ owner ‖ market     → (index: the markets an owner holds a position in)
  *   0x04 ‖ market             → MarketRisk (multiplier, IMR, MMR, MMR target)
- *   0x05 ‖ market ‖ side ‖ key ‖ owner → (the liquidation index; see `indexKey`)
+ *   0x05 ‖ market ‖ side + 2·tier ‖ key ‖ owner → (the liquidation index, one per side and
+ *                               risk tier; see `liquidationKey` and `riskTier`)
  *   0x06 ‖ market             → open interest: Σ long sizes (raw 18-place integer as a decimal string)
  */
 import { Context } from "../../app/context";
@@ -19,13 +20,14 @@ import { PrefixKV } from "../../store/prefix";
 import { getProto, getShared, key, skey, prefixEndOf, scanProto, setProto } from "../../store/codec";
 import { BankKeeper } from "../bank/keeper";
 import { OracleKeeper } from "../oracle/keeper";
-import { MarketKeeper } from "../clearing/markets";
+import { MarketKeeper, MAX_TIERS } from "../clearing/markets";
 import { Account, MarketRisk, Params, Position, PositionRisk } from "../../../client/src/generated/backstop/margin/v1/margin";
 import { Market } from "../../../client/src/generated/backstop/clearing/v1/clearing";
 import {
   closePart,
   accruedFunding,
   averageEntry,
+  notionalFloor,
   bankruptcyPrice,
   equity,
   initialRequirement,
@@ -55,6 +57,23 @@ const OPEN_INTEREST = 0x06;
 const LONG = 0x00;
 const SHORT = 0x01;
 const KEY_OFFSET = 1n << 255n;
+const TIERS = Array.from({ length: MAX_TIERS + 1 }, (_, t) => t);
+
+/**
+ * A position's risk tier (SPEC §3.3 risk limits): 0 for the market's base ratios, or i + 1
+ * for the highest of its `risk_tiers` whose threshold the position's entry notional
+ * (|size| × entry price) passes. The entry notional changes only with a fill, so a
+ * position's tier — and its place in the liquidation index — is fixed between fills.
+ */
+export function riskTier(market: Market, size: Dec, entry: Dec): number {
+  if (market.riskTiers.length === 0 || size.isZero()) return 0;
+  const n = notionalFloor(size, entry);
+  let t = 0;
+  market.riskTiers.forEach((r, i) => {
+    if (n > BigInt(r.notionalUusdc)) t = i + 1;
+  });
+  return t;
+}
 
 /**
  * The liquidation index orders positions by an MMR- and funding-free key:
@@ -229,10 +248,26 @@ export class MarginKeeper {
     return p;
   }
 
-  private indexEntry(p: Position): Buffer | null {
+  private indexEntry(p: Position, market: Market | undefined): Buffer | null {
     const k = liquidationKey(p);
     if (!k) return null;
-    return Buffer.concat([key(LIQ_INDEX, p.marketId), Buffer.of(k.side), encodeKey(k.key), Buffer.from(p.owner)]);
+    const tier = market ? riskTier(market, Dec.parse(p.size), Dec.parse(p.entryPrice)) : 0;
+    return Buffer.concat([key(LIQ_INDEX, p.marketId), Buffer.of(k.side + 2 * tier), encodeKey(k.key), Buffer.from(p.owner)]);
+  }
+
+  /**
+   * Rebuilds a market's liquidation index (its risk tiers changed: positions move between
+   * the per-tier indexes). O(positions in the market); an authority action.
+   */
+  reindexMarket(ctx: Context, market: Market): void {
+    const kv = this.kv(ctx);
+    const prefix = key(LIQ_INDEX, market.id);
+    const stale = [...kv.iterator(prefix, prefixEndOf(prefix))].map(([k]) => Buffer.from(k));
+    for (const k of stale) kv.delete(k);
+    for (const p of this.positionsIn(ctx, market.id)) {
+      const e = this.indexEntry(p, market);
+      if (e) kv.set(e, Buffer.from(p.size));
+    }
   }
 
   /**
@@ -243,8 +278,9 @@ export class MarginKeeper {
     const kv = this.kv(ctx);
     // `stored`, when the caller has just read it, is the position as it is in the store (null: none).
     const old = stored === undefined ? this.getPosition(ctx, p.owner, p.marketId) : (stored ?? undefined);
-    const oldEntry = old ? this.indexEntry(old) : null;
-    const newEntry = Dec.parse(p.size).isZero() ? null : this.indexEntry(p);
+    const market = this.markets.get(ctx, p.marketId);
+    const oldEntry = old ? this.indexEntry(old, market) : null;
+    const newEntry = Dec.parse(p.size).isZero() ? null : this.indexEntry(p, market);
     // Open interest (Σ long sizes) follows every change of a position's long part.
     const oldLong = old ? longPart(old.size) : 0n;
     const newLong = longPart(p.size);
@@ -364,7 +400,10 @@ export class MarginKeeper {
     const open = (add: Dec) => {
       entry = size.isZero() ? price : averageEntry(size, entry, add, price);
       size = size.add(add);
-      const need = initialRequirement(add, price, imr);
+      // New exposure that takes the position into a higher risk tier pays that tier's IMR.
+      const market = this.markets.get(ctx, marketId);
+      const tier = market ? riskTier(market, size, entry) : 0;
+      const need = initialRequirement(add, price, tier === 0 ? imr : Dec.max(imr, this.ratiosForTier(ctx, market!, tier).imr));
       const take = need < free.amount ? need : free.amount;
       if (take > 0n) free.amount -= take;
       margin += take;
@@ -415,25 +454,27 @@ export class MarginKeeper {
    */
   liquidatable(ctx: Context, market: Market, mark: Dec): Position[] {
     const kv = this.kv(ctx);
-    const mmr = this.ratios(ctx, market).mmr;
     const index = this.fundingIndex(ctx, market.id);
     // A hair of slack for the rounding of keys; candidates are confirmed exactly.
     const slack = Dec.fromRaw(mark.raw / 1_000_000_000n + 1n);
     const out: Position[] = [];
-    const confirm = (k: Uint8Array): boolean => {
-      const owner = Buffer.from(k).subarray(prefixLen + 1 + 32).toString();
-      const p = this.getPosition(ctx, owner, market.id);
-      if (p && isLiquidatable(positionValues(p), mark, index, mmr)) out.push(p);
-      return true;
-    };
     const base = key(LIQ_INDEX, market.id);
     const prefixLen = base.length;
-    const longT = mark.mul(Dec.ONE.sub(mmr), "floor").sub(index).sub(slack);
-    const longP = Buffer.concat([base, Buffer.of(LONG)]);
-    for (const [k] of kv.iterator(Buffer.concat([longP, encodeKey(longT)]), prefixEndOf(longP), true)) confirm(k);
-    const shortT = mark.mul(Dec.ONE.add(mmr), "ceil").sub(index).add(slack);
-    const shortP = Buffer.concat([base, Buffer.of(SHORT)]);
-    for (const [k] of kv.iterator(shortP, Buffer.concat([shortP, encodeKey(shortT)]))) confirm(k);
+    // One ordered scan per side and risk tier, each with its tier's MMR: O(tiers · log n + k).
+    for (let tier = 0; tier <= market.riskTiers.length; tier++) {
+      const mmr = this.ratiosForTier(ctx, market, tier).mmr;
+      const confirm = (k: Uint8Array): void => {
+        const owner = Buffer.from(k).subarray(prefixLen + 1 + 32).toString();
+        const p = this.getPosition(ctx, owner, market.id);
+        if (p && isLiquidatable(positionValues(p), mark, index, mmr)) out.push(p);
+      };
+      const longT = mark.mul(Dec.ONE.sub(mmr), "floor").sub(index).sub(slack);
+      const longP = Buffer.concat([base, Buffer.of(LONG + 2 * tier)]);
+      for (const [k] of kv.iterator(Buffer.concat([longP, encodeKey(longT)]), prefixEndOf(longP), true)) confirm(k);
+      const shortT = mark.mul(Dec.ONE.add(mmr), "ceil").sub(index).add(slack);
+      const shortP = Buffer.concat([base, Buffer.of(SHORT + 2 * tier)]);
+      for (const [k] of kv.iterator(shortP, Buffer.concat([shortP, encodeKey(shortT)]))) confirm(k);
+    }
     return out;
   }
 
@@ -467,14 +508,16 @@ export class MarginKeeper {
     this.coverage = new Map();
     for (const m of this.markets.all(ctx)) {
       const side = (s: number) => {
-        const prefix = this.indexPrefix(m.id, s);
-        const entries = function* () {
+        const tierEntries = function* (prefix: Buffer) {
           for (const [k, v] of kv.iterator(prefix, prefixEndOf(prefix))) {
             const b = Buffer.from(k);
             yield { key: decodeKey(b.subarray(prefix.length, prefix.length + 32)), owner: b.subarray(prefix.length + 32).toString(), size: Dec.parse(Buffer.from(v).toString()).abs().raw };
           }
         };
-        return SideIndex.fromSorted(s === LONG ? "long" : "short", entries());
+        // Each risk tier's index is sorted by (key, owner); the side's is their merge.
+        const tiers = TIERS.map((t) => [...tierEntries(this.indexPrefix(m.id, s + 2 * t))]).filter((xs) => xs.length > 0);
+        const merged = tiers.length <= 1 ? (tiers[0] ?? []) : tiers.flat().sort((a, b) => (a.key !== b.key ? (a.key < b.key ? -1 : 1) : a.owner < b.owner ? -1 : a.owner > b.owner ? 1 : 0));
+        return SideIndex.fromSorted(s === LONG ? "long" : "short", merged);
       };
       this.coverage.set(m.id, { long: side(LONG), short: side(SHORT) });
     }
@@ -493,14 +536,21 @@ export class MarginKeeper {
     for (const m of markets) {
       const idx = this.coverage.get(m.id)!;
       for (const s of [LONG, SHORT]) {
-        const prefix = Buffer.concat([MARGIN_STORE_PREFIX, this.indexPrefix(m.id, s)]);
         const tree = s === LONG ? idx.long : idx.short;
-        for (const [k, v] of ctx.blockChanges!(prefix, prefixEnd(prefix)) as Iterable<Change>) {
-          const entryKey = decodeKey(k.subarray(prefix.length, prefix.length + 32));
-          const owner = k.subarray(prefix.length + 32).toString();
-          if (v === null) tree.remove(entryKey, owner);
-          else tree.insert(entryKey, owner, Dec.parse(v.toString()).abs().raw);
+        // Removals first, across the side's tier indexes: a position that moved between
+        // tiers (a fill, a change of the market's tiers) is removed and inserted under the
+        // same (key, owner), in whichever order its tiers' changes come.
+        const inserts: { key: bigint; owner: string; size: bigint }[] = [];
+        for (const t of TIERS) {
+          const prefix = Buffer.concat([MARGIN_STORE_PREFIX, this.indexPrefix(m.id, s + 2 * t)]);
+          for (const [k, v] of ctx.blockChanges!(prefix, prefixEnd(prefix)) as Iterable<Change>) {
+            const entryKey = decodeKey(k.subarray(prefix.length, prefix.length + 32));
+            const owner = k.subarray(prefix.length + 32).toString();
+            if (v === null) tree.remove(entryKey, owner);
+            else inserts.push({ key: entryKey, owner, size: Dec.parse(v.toString()).abs().raw });
+          }
         }
+        for (const e of inserts) tree.insert(e.key, e.owner, e.size);
       }
     }
     this.coverageHeight = ctx.height;
@@ -541,8 +591,22 @@ export class MarginKeeper {
   }
 
   /** The ratios that apply to a position (its risk tier's; see `riskTier`). */
-  ratiosFor(ctx: Context, market: Market, _v: PositionValues): { multiplier: Dec; imr: Dec; mmr: Dec; mmrTarget: Dec } {
-    return this.ratios(ctx, market);
+  ratiosFor(ctx: Context, market: Market, v: PositionValues): { multiplier: Dec; imr: Dec; mmr: Dec; mmrTarget: Dec } {
+    return this.ratiosForTier(ctx, market, riskTier(market, v.size, v.entryPrice));
+  }
+
+  /**
+   * The ratios of a risk tier: the tier's base IMR scaled by the market's multiplier, and
+   * the market's current (stepped) MMR scaled by the tier's base MMR over the market's, so
+   * a tier follows the same volatility and the same bounded step.
+   */
+  ratiosForTier(ctx: Context, market: Market, tier: number): { multiplier: Dec; imr: Dec; mmr: Dec; mmrTarget: Dec } {
+    const r = this.ratios(ctx, market);
+    if (tier === 0) return r;
+    const t = market.riskTiers[tier - 1];
+    const base = Dec.parse(market.mmrBase);
+    const scale = (x: Dec) => Dec.min(x.mul(Dec.parse(t.mmr), "ceil").div(base, "ceil"), Dec.ONE);
+    return { multiplier: r.multiplier, imr: scaledRatio(Dec.parse(t.imr), r.multiplier), mmr: scale(r.mmr), mmrTarget: scale(r.mmrTarget) };
   }
 
   private targets(ctx: Context, market: Market): { multiplier: Dec; imr: Dec; mmrTarget: Dec } {
@@ -584,8 +648,8 @@ export class MarginKeeper {
   positionRisk(ctx: Context, p: Position): PositionRisk {
     const market = this.markets.require(ctx, p.marketId);
     const price = this.oracle.getPrice(ctx, market.oracleTicker);
-    const r = this.ratios(ctx, market);
     const v = positionValues(p);
+    const r = this.ratiosFor(ctx, market, v);
     const index = this.fundingIndex(ctx, p.marketId);
     const liq = liquidationPrice(v, index, r.mmr);
     const bk = bankruptcyPrice(v, index);
