@@ -249,10 +249,10 @@ describe("backstop CLI and SDK against a localnet", () => {
     const dep = await cli("tx", "insurance", "deposit", "majors", "5000000uusdc", "--from", "lp1");
     expect(dep.json.code).toBe(0);
     const pool = (await cli("q", "insurance", "pool", "majors")).json;
-    // The localnet's majors holds its 5,000,000 USDC seed on 10^9 locked shares: 5 USDC buys 10^6 shares at NAV.
+    // The localnet's majors holds its 5,000,000 USDC seed on 10^9 locked shares (5,000 uusdc each): 5 USDC buys 1,000 shares.
     expect(pool.pool).toMatchObject({ balance_uusdc: "5000005000000", total_shares: "1000001000", locked_shares: "1000000000" });
     const lp = (await cli("q", "insurance", "lp", lp1)).json;
-    expect(lp.shares).toEqual([{ pool_id: "majors", shares: "1000000", value_uusdc: "5000000" }]);
+    expect(lp.shares).toEqual([{ pool_id: "majors", shares: "1000", value_uusdc: "5000000" }]);
     expect((await cli("q", "insurance", "pools")).json.pools.map((p: { id: string }) => p.id)).toEqual(["alts", "majors", "reserve"]);
 
     // The authority (validator) shortens the cooldown to 8 s through the SDK (long enough
@@ -268,7 +268,7 @@ describe("backstop CLI and SDK against a localnet", () => {
     }
 
     const bank0 = BigInt((await cli("q", "bank", "balances", lp1)).json.balances.find((b: { denom: string }) => b.denom === "uusdc").amount);
-    const req = await cli("tx", "insurance", "request-withdrawal", "majors", "500000", "--from", "lp1");
+    const req = await cli("tx", "insurance", "request-withdrawal", "majors", "500", "--from", "lp1");
     expect(req.json.code).toBe(0);
     const fee = bank0 - BigInt((await cli("q", "bank", "balances", lp1)).json.balances.find((b: { denom: string }) => b.denom === "uusdc").amount);
     expect((await cli("q", "insurance", "withdrawals", lp1)).json.withdrawals).toHaveLength(1);
@@ -279,7 +279,7 @@ describe("backstop CLI and SDK against a localnet", () => {
     }
     expect(left).toBe(0);
     const bank1 = BigInt((await cli("q", "bank", "balances", lp1)).json.balances.find((b: { denom: string }) => b.denom === "uusdc").amount);
-    // 500,000 shares at 5 uusdc per share.
+    // 500 shares at 5,000 uusdc per share.
     expect(bank1 - bank0 + fee).toBe(2_500_000n);
     expect((await cli("q", "insurance", "pool", "majors")).json.pool.balance_uusdc).toBe("5000002500000");
   });
