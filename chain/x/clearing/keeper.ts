@@ -140,6 +140,8 @@ interface FeeTally {
 }
 
 const big = (s: string) => (s === "" ? 0n : BigInt(s));
+/** The long part of a size (raw): the size if positive, else 0. */
+const longRaw = (size: Dec) => (size.raw > 0n ? size.raw : 0n);
 
 /** An exposure with `q` added to the side's quantity. */
 function addSide(e: Exposure, side: Side, q: Dec): { buy: Dec; sell: Dec } {
@@ -418,15 +420,16 @@ export class ClearingKeeper {
   }
 
   /**
-   * SPEC §3.3 risk limits on new exposure, assuming every live order that is not
-   * reduce-only fills (a bound that the auction cannot beat, so a block of many orders
-   * cannot pass a cap that each of them alone respects):
-   *  - position cap: the owner's long (short) part plus its live buys (sells) and this
-   *    order, in notional at the worse of the mark and the order's price;
-   *  - open-interest cap: open interest can grow by at most the lesser of the market's
-   *    live buys and sells, so OI + min(buys, sells), this order counted, in notional at
-   *    the mark, within the lesser of max_open_interest_uusdc and max_oi_to_pool × the
-   *    pool's net assets (as of the last end-block).
+   * SPEC §3.3 risk limits on new exposure, at placement:
+   *  - position cap: the owner's long (short) part plus its live buys (sells) that are not
+   *    reduce-only and this order, in notional at the worse of the mark and the order's
+   *    price — assuming they all fill, so that many orders cannot pass a cap that each of
+   *    them respects alone (an owner's own orders count against the owner only);
+   *  - open-interest cap: open interest plus this order, in notional at the mark, within
+   *    the lesser of max_open_interest_uusdc and max_oi_to_pool × the pool's net assets
+   *    (as of the last end-block). This is the early refusal; the cap itself is enforced
+   *    on what fills (`unbackedOrders`), where a block of many orders cannot pass it and
+   *    orders resting far from the market hold nothing against others.
    * Reducing, liquidating and taking over are never refused by a cap.
    */
   private checkCaps(ctx: Context, market: Market, o: PlaceOrder, size: Dec, e: Exposure, mark: Dec): void {
@@ -440,10 +443,8 @@ export class ClearingKeeper {
     }
     const cap = this.openInterestCap(ctx, market);
     if (cap === null) return;
-    const m = this.marketExposure(ctx, market.id);
-    const growth = Dec.min(buy ? m.buy.add(o.quantity) : m.buy, buy ? m.sell : m.sell.add(o.quantity));
-    const oi = notionalCeil(this.margin.openInterest(ctx, market.id).add(growth), mark);
-    if (oi > cap) throw ErrOpenInterestCap.wrap(`open interest with live orders would reach ${oi}uusdc of notional in ${market.id}; the cap is ${cap}uusdc`);
+    const oi = notionalCeil(this.margin.openInterest(ctx, market.id).add(o.quantity), mark);
+    if (oi > cap) throw ErrOpenInterestCap.wrap(`open interest with this order would reach ${oi}uusdc of notional in ${market.id}; the cap is ${cap}uusdc`);
   }
 
   /** The open-interest cap in force (uusdc of notional), or null when the market has none. */
@@ -688,21 +689,31 @@ export class ClearingKeeper {
   }
 
   /**
-   * The orders whose fills in `res` would credit someone with money nobody pays (SPEC §3.6
-   * step 7, "no credit without cash"), found by settling the fills on copies of the
-   * positions: an order that is not a liquidation order and would close its position
-   * beyond the bankruptcy price (its owner's loss beyond margin would be paid by the pool
-   * to the other side); and, when the liquidation orders' deficits together pass what the
-   * waterfall can pay, the liquidation order with the largest deficit. Those positions are
-   * left for the next block's tiers (the auction, takeover, ADL). Empty when all is backed.
+   * The orders whose fills in `res` must not settle, found by settling the fills on copies
+   * of the positions, in order of precedence:
+   *  1. a reduce-only order that would not reduce what is left of its owner's position
+   *     (several reduce-only orders, each within the position when placed, would together
+   *     flip it: new exposure with no initial margin and past every cap);
+   *  2. an order that is not a liquidation order and would close its position beyond the
+   *     bankruptcy price (SPEC §3.6 step 7, no credit without cash: the owner's loss beyond
+   *     margin would be paid by the pool to whoever took the other side);
+   *  3. the newest orders that add exposure, while open interest would pass its cap (the
+   *     cap is enforced here, on what actually fills, so that orders resting far from the
+   *     market cannot hold it against honest traders);
+   *  4. while the liquidation orders' deficits together pass what the waterfall will pay
+   *     (`lossRoom`), the liquidation order with the largest deficit; its position is left
+   *     for the next block's tiers (the auction, takeover, ADL).
+   * Empty when every fill may settle.
    */
   private unbackedOrders(ctx: Context, market: Market, cross: readonly Order[], res: Extract<ReturnType<typeof runAuction>, { cleared: true }>): { order: Order; why: string }[] {
     const byId = new Map(cross.map((o) => [o.id, o]));
     const index = this.margin.fundingIndexOf(ctx, market.id);
     const sim = new Map<string, { size: Dec; entry: Dec; margin: bigint }>();
     const drop: { order: Order; why: string }[] = [];
+    const opening: { order: Order; added: Dec }[] = [];
     let worst: { order: Order; deficit: bigint } | null = null;
     let total = 0n;
+    let growth = 0n; // raw change of Σ long parts
     for (const f of res.fills) {
       const o = byId.get(f.id)!;
       let p = sim.get(o.owner);
@@ -711,9 +722,17 @@ export class ClearingKeeper {
         const v = pos ? positionValues(pos) : null;
         p = v ? { size: v.size, entry: v.entryPrice, margin: v.margin - accruedFunding(v, index) } : { size: Dec.ZERO, entry: Dec.ZERO, margin: 0n };
       }
-      const c = closePart(p.size, p.entry, p.margin, o.side === Side.SIDE_BUY ? f.quantity : f.quantity.neg(), res.price);
+      const q = o.side === Side.SIDE_BUY ? f.quantity : f.quantity.neg();
+      const c = closePart(p.size, p.entry, p.margin, q, res.price);
+      const after = c.size.add(c.extra);
       // The opening part's margin does not change a deficit already made; the size does.
-      sim.set(o.owner, { size: c.size.add(c.extra), entry: c.extra.isZero() ? c.entry : c.size.isZero() ? res.price : averageEntry(c.size, c.entry, c.extra, res.price), margin: c.margin });
+      sim.set(o.owner, { size: after, entry: c.extra.isZero() ? c.entry : c.size.isZero() ? res.price : averageEntry(c.size, c.entry, c.extra, res.price), margin: c.margin });
+      if (o.reduceOnly && !c.extra.isZero()) {
+        drop.push({ order: o, why: "reduce-only: would not reduce what is left of the position" });
+        continue;
+      }
+      growth += longRaw(after) - longRaw(p.size);
+      if (!c.extra.isZero()) opening.push({ order: o, added: c.extra.abs() });
       if (c.deficit === 0n) continue;
       if (!o.isLiquidation) {
         drop.push({ order: o, why: "would close beyond the bankruptcy price" });
@@ -723,6 +742,21 @@ export class ClearingKeeper {
       if (!worst || c.deficit > worst.deficit) worst = { order: o, deficit: c.deficit };
     }
     if (drop.length > 0) return drop;
+    const cap = growth > 0n ? this.openInterestCap(ctx, market) : null;
+    if (cap !== null) {
+      const oi = this.margin.openInterest(ctx, market.id).add(Dec.fromRaw(growth));
+      const mark = Dec.parse(this.oracle.getPrice(ctx, market.oracleTicker)!.price);
+      if (notionalCeil(oi, mark) > cap) {
+        // The newest orders that add exposure go first, until what they added covers the excess.
+        let excess = oi.sub(Dec.ratio(cap, 1_000_000n, "floor").div(mark, "floor"));
+        for (const x of opening.sort((a, b) => (a.order.id > b.order.id ? -1 : 1))) {
+          if (!excess.isPositive()) break;
+          drop.push({ order: x.order, why: "open-interest cap" });
+          excess = excess.sub(x.added);
+        }
+        if (drop.length > 0) return drop;
+      }
+    }
     if (worst && total > this.lossRoom(ctx, market)) return [{ order: worst.order, why: "liquidation: the waterfall cannot pay the deficit of this fill" }];
     return [];
   }
@@ -868,7 +902,10 @@ export class ClearingKeeper {
     const { deficit } = this.margin.applyFill(ctx, pos.owner, market.id, v.size.neg(), mark, imr);
     const fee = this.takeLiquidationFee(ctx, market, pos.owner, this.margin.freeCollateral(ctx, pos.owner) - free0, notionalCeil(v.size, mark));
     if (deficit > 0n) this.payDeficit(ctx, market, deficit);
-    this.margin.applyFill(ctx, acct, market.id, v.size, mark, imr);
+    // Netting against inventory the pool holds on the other side realises that inventory's
+    // loss or gain at the mark: a loss is the pool's own, paid like any deficit.
+    const inv = this.margin.applyFill(ctx, acct, market.id, v.size, mark, imr);
+    if (inv.deficit > 0n) this.payDeficit(ctx, market, inv.deficit);
     this.recordLiquidation(ctx, { height: ctx.height, marketId: market.id, owner: pos.owner, tier: LiquidationTier.LIQUIDATION_TIER_POOL_TAKEOVER, quantity: v.size.abs().toString(), price: mark.toString(), feeUusdc: fee.toString(), deficitUusdc: deficit.toString() });
     ctx.events.emitTyped("backstop.clearing.v1.EventPoolTakeover", { pool_id: market.insurancePoolId, market_id: market.id, owner: pos.owner, size: v.size.toString(), price: mark.toString(), deficit_uusdc: deficit.toString() });
   }
@@ -1183,7 +1220,10 @@ export class ClearingKeeper {
     // The waterfall must be able to pay what the bid leaves; beyond it, ADL decides (the tx reverts).
     const room = this.lossRoom(ctx, market);
     if (deficit > room) throw ErrInsuranceExhausted.wrap(`the bid leaves a deficit of ${deficit}uusdc; the waterfall can pay ${room}uusdc`);
-    this.margin.applyFill(ctx, bidder, marketId, ownerSide.neg(), price, imr);
+    // A bid that closes the bidder's own opposite position beyond its bankruptcy price would
+    // leave a loss nobody pays: refused (the tx reverts).
+    const own = this.margin.applyFill(ctx, bidder, marketId, ownerSide.neg(), price, imr);
+    if (own.deficit > 0n) throw ErrBeyondBankruptcy.wrap(`the bid closes ${bidder}'s own position beyond its bankruptcy price (a loss of ${own.deficit}uusdc beyond its margin)`);
     let fee: bigint;
     if (taken.eq(size.abs())) fee = this.takeLiquidationFee(ctx, market, owner, this.margin.freeCollateral(ctx, owner) - free0, notionalCeil(taken, price));
     else {
